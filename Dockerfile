@@ -1,0 +1,26 @@
+# syntax=docker/dockerfile:1
+
+# Build both binaries: the worker (steward-worker) and the CLI (steward).
+FROM golang:1.26-trixie AS build
+WORKDIR /src
+ENV CGO_ENABLED=0
+COPY go.mod go.sum ./
+RUN --mount=type=cache,target=/go/pkg/mod \
+    go mod download
+COPY . .
+RUN --mount=type=cache,target=/go/pkg/mod \
+    --mount=type=cache,target=/root/.cache/go-build \
+    go build -trimpath -ldflags="-s -w" -o /out/steward-worker ./worker && \
+    go build -trimpath -ldflags="-s -w" -o /out/steward ./starter
+# Directories the runtime user must own; a named volume mounted on them
+# starts with this ownership.
+RUN mkdir -p /out/state/repos
+
+# Static binaries on distroless: CA certificates, tzdata (plan time zones),
+# no shell, runs as nonroot (65532).
+FROM gcr.io/distroless/static-debian13:nonroot
+COPY --from=build /out/steward-worker /out/steward /usr/local/bin/
+COPY --from=build --chown=65532:65532 /out/state /var/lib/steward
+USER 65532:65532
+WORKDIR /var/lib/steward
+ENTRYPOINT ["/usr/local/bin/steward-worker"]

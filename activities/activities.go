@@ -1,0 +1,98 @@
+// Package activities is the contract between steward's workflows and the code
+// that does real work: activity names, one request and one response type per
+// activity, task-queue naming and the error types that decide retryability.
+//
+// Implementations live in sub-packages (activities/backup, ...). Workflows
+// import this package only, never an implementation.
+package activities
+
+import "time"
+
+// Activity names, as registered by the worker and scheduled by workflows.
+const (
+	// Backup snapshots a source directory into a kopia repository.
+	Backup = "Backup"
+	// CheckBackup checks on the host that will run a backup plan that its
+	// source and password are usable, before the plan is applied.
+	CheckBackup = "CheckBackup"
+)
+
+// Error types carried by application errors from steward activities. A
+// workflow decides retryability from these constants only.
+const (
+	// ErrBadConfig: the request cannot work as written (missing source
+	// directory, unset password variable, unsupported repository URL).
+	ErrBadConfig = "StewardBadConfig"
+	// ErrAuth: the repository exists but the password does not open it.
+	ErrAuth = "StewardAuth"
+	// ErrDiskFull: the repository's file system has no space left.
+	ErrDiskFull = "StewardDiskFull"
+	// ErrCorruptRepository: the repository cannot be read consistently.
+	ErrCorruptRepository = "StewardCorruptRepository"
+)
+
+// NonRetryableErrors lists the error types that retrying cannot fix.
+var NonRetryableErrors = []string{ErrBadConfig, ErrAuth, ErrDiskFull, ErrCorruptRepository}
+
+// TaskQueue is the queue that runs steward's workflows, and the activities of
+// plans that do not name a host.
+const TaskQueue = "steward"
+
+// HostTaskQueue returns the activity queue of the worker started with --host
+// host; an empty host means any worker.
+func HostTaskQueue(host string) string {
+	if host == "" {
+		return TaskQueue
+	}
+	return TaskQueue + "@" + host
+}
+
+// BackupRequest asks for one snapshot of Source into Repository. Secrets are
+// referenced, never carried: the activity reads the password from the
+// environment variable PasswordEnv or the file PasswordFile on its own host.
+type BackupRequest struct {
+	PlanID       string   `json:"plan_id"`
+	RunID        string   `json:"run_id"`
+	Source       string   `json:"source"`
+	Exclude      []string `json:"exclude,omitempty"`
+	Repository   string   `json:"repository"`
+	PasswordEnv  string   `json:"password_env,omitempty"`
+	PasswordFile string   `json:"password_file,omitempty"`
+}
+
+// BackupResult describes the snapshot a Backup activity made, or found
+// already made for the same run.
+type BackupResult struct {
+	SnapshotID string    `json:"snapshot_id"`
+	Files      int64     `json:"files"`
+	Dirs       int64     `json:"dirs"`
+	Bytes      int64     `json:"bytes"`
+	StartTime  time.Time `json:"start_time"`
+	EndTime    time.Time `json:"end_time"`
+	// Reused is true when a snapshot tagged with this run already existed
+	// (the activity was retried after it had finished).
+	Reused bool `json:"reused"`
+}
+
+// BackupProgress is the heartbeat detail of a running Backup activity.
+type BackupProgress struct {
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// CheckBackupRequest names the fields of a backup plan that only its host can
+// check. Path is the field path of the plan's backup section, used to prefix
+// problems (for example "plans[0].backup").
+type CheckBackupRequest struct {
+	Path         string `json:"path"`
+	Source       string `json:"source"`
+	Repository   string `json:"repository"`
+	PasswordEnv  string `json:"password_env,omitempty"`
+	PasswordFile string `json:"password_file,omitempty"`
+}
+
+// CheckBackupResult lists the problems found, each naming its field path
+// ("plans[0].backup.source: /x: no such directory"). Empty means usable.
+type CheckBackupResult struct {
+	Problems []string `json:"problems"`
+}

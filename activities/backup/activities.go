@@ -1,0 +1,84 @@
+// Package backup implements steward's backup activities (Backup,
+// CheckBackup) over the snapshot engine, internal/snapshot.
+//
+// It resolves secrets on the worker's host, so they never reach workflow
+// history; heartbeats progress, so cancellation reaches a running snapshot;
+// and turns engine errors into application errors whose types (from package
+// activities) decide retryability.
+package backup
+
+import (
+	"context"
+	"os"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/snapshot"
+)
+
+// Repository is what the activities need of an open repository;
+// *snapshot.Repo is one.
+type Repository interface {
+	Snapshot(ctx context.Context, req snapshot.Request, progress func(snapshot.Progress)) (snapshot.Info, error)
+	FindByTag(ctx context.Context, key, value string) (snapshot.Info, bool, error)
+	Close(ctx context.Context) error
+}
+
+// Activities are the backup activities and what they depend on. The zero
+// value is not ready: use New, then change fields before registering.
+type Activities struct {
+	// Open opens or creates a repository; New sets snapshot.Open.
+	Open func(ctx context.Context, opts snapshot.Options) (Repository, error)
+	// ConfigDir is the snapshot.Options.ConfigDir of every repository
+	// opened: where kopia's connection configs and caches go. Empty means
+	// the engine's default, under the user's cache directory.
+	ConfigDir string
+	// LookupEnv and ReadFile resolve password_env and password_file; New
+	// sets os.LookupEnv and os.ReadFile.
+	LookupEnv func(key string) (string, bool)
+	ReadFile  func(name string) ([]byte, error)
+	// Hostname names this host in problems and is the host of its
+	// snapshots' kopia source; New sets the host name kopia would use.
+	Hostname string
+	// HeartbeatEvery is the least time between two progress heartbeats.
+	HeartbeatEvery time.Duration
+	// Now tells the time for heartbeat throttling; New sets time.Now.
+	Now func() time.Time
+}
+
+// New returns the activities with their real dependencies.
+func New() *Activities {
+	return &Activities{
+		Open: func(ctx context.Context, opts snapshot.Options) (Repository, error) {
+			return snapshot.Open(ctx, opts)
+		},
+		LookupEnv:      os.LookupEnv,
+		ReadFile:       os.ReadFile,
+		Hostname:       hostname(),
+		HeartbeatEvery: 5 * time.Second,
+		Now:            time.Now,
+	}
+}
+
+// Register registers the activities on r under their contract names.
+func (a *Activities) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(a.Backup, activity.RegisterOptions{Name: activities.Backup})
+	r.RegisterActivityWithOptions(a.CheckBackup, activity.RegisterOptions{Name: activities.CheckBackup})
+}
+
+// hostname is this host's name as kopia normalizes it for snapshot sources
+// (lower case, first label).
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		h = h[:i]
+	}
+	return strings.ToLower(h)
+}

@@ -1,0 +1,146 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/snapshot"
+)
+
+// Tag keys of steward's snapshots.
+const (
+	TagPlan = "plan"
+	TagRun  = "run"
+)
+
+// Backup snapshots req.Source into req.Repository, creating the repository
+// if the location holds none yet. It is idempotent: when a snapshot tagged
+// with req.RunID exists (an earlier attempt finished but its result was
+// lost), it returns that one with Reused set instead of taking another.
+func (a *Activities) Backup(ctx context.Context, req activities.BackupRequest) (activities.BackupResult, error) {
+	log := activity.GetLogger(ctx)
+	if req.RunID == "" {
+		return activities.BackupResult{}, badConfig("backup: the request has no run ID")
+	}
+	password, err := a.password(req.PasswordEnv, req.PasswordFile)
+	if err != nil {
+		return activities.BackupResult{}, err
+	}
+	r, err := a.Open(ctx, snapshot.Options{
+		Repository: req.Repository,
+		Password:   password,
+		Create:     true,
+		Hostname:   a.Hostname,
+		ConfigDir:  a.ConfigDir,
+	})
+	if err != nil {
+		return activities.BackupResult{}, applicationError(err)
+	}
+	defer func() {
+		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
+			log.Warn("Closing the repository failed", "repository", req.Repository, "error", err)
+		}
+	}()
+
+	if done, ok, err := r.FindByTag(ctx, TagRun, req.RunID); err != nil {
+		return activities.BackupResult{}, applicationError(err)
+	} else if ok {
+		log.Info("Snapshot of this run already made", "snapshot", done.ID)
+		res := result(done)
+		res.Reused = true
+		return res, nil
+	}
+
+	if activity.HasHeartbeatDetails(ctx) {
+		// kopia resumes by itself: data uploaded by the earlier attempt
+		// is found again instead of uploaded.
+		var was activities.BackupProgress
+		if err := activity.GetHeartbeatDetails(ctx, &was); err == nil {
+			log.Info("Resuming after an interrupted attempt", "files", was.Files, "bytes", was.Bytes)
+		}
+	}
+	hb := &heartbeat{ctx: ctx, every: a.HeartbeatEvery, now: a.Now}
+	done, err := r.Snapshot(ctx, snapshot.Request{
+		Source:      req.Source,
+		Exclude:     req.Exclude,
+		Tags:        map[string]string{TagPlan: req.PlanID, TagRun: req.RunID},
+		Description: "steward run " + req.RunID,
+	}, hb.progress)
+	if err != nil {
+		if ctx.Err() != nil {
+			// Cancelled or timed out: the SDK reports it as such.
+			return activities.BackupResult{}, err
+		}
+		return activities.BackupResult{}, applicationError(err)
+	}
+	log.Info("Snapshot saved", "snapshot", done.ID, "files", done.Files, "bytes", done.Bytes)
+	return result(done), nil
+}
+
+// result describes a snapshot as the contract does.
+func result(in snapshot.Info) activities.BackupResult {
+	return activities.BackupResult{
+		SnapshotID: in.ID,
+		Files:      in.Files,
+		Dirs:       in.Dirs,
+		Bytes:      in.Bytes,
+		StartTime:  in.Start,
+		EndTime:    in.End,
+	}
+}
+
+// heartbeat records snapshot progress as activity heartbeats, at most once
+// per every: each one is a chance for a cancellation to reach the activity.
+type heartbeat struct {
+	ctx   context.Context
+	every time.Duration
+	now   func() time.Time
+
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (h *heartbeat) progress(p snapshot.Progress) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	t := h.now()
+	if !h.last.IsZero() && t.Sub(h.last) < h.every {
+		return
+	}
+	h.last = t
+	activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes})
+}
+
+// applicationError turns an engine error into the application error whose
+// type tells the workflow whether retrying can help. Its message is the
+// engine's, which says what failed and with what; it never holds a password,
+// since the engine never puts one in an error.
+func applicationError(err error) error {
+	var typ string
+	switch {
+	case errors.Is(err, snapshot.ErrWrongPassword):
+		typ = activities.ErrAuth
+	case errors.Is(err, snapshot.ErrNoSpace):
+		typ = activities.ErrDiskFull
+	case errors.Is(err, snapshot.ErrCorrupt):
+		typ = activities.ErrCorruptRepository
+	case errors.Is(err, snapshot.ErrNoSource), errors.Is(err, snapshot.ErrUnsupported),
+		errors.Is(err, snapshot.ErrNoRepository):
+		typ = activities.ErrBadConfig
+	default:
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), typ, nil)
+}
+
+// badConfig is a non-retryable error of type ErrBadConfig.
+func badConfig(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), activities.ErrBadConfig, nil)
+}

@@ -1,0 +1,294 @@
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/workflows"
+)
+
+// Binaries built once for the package by TestMain.
+var (
+	workerBin   string
+	stewardBin  string
+	temporalBin string
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runMain(m))
+}
+
+func runMain(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "steward-e2e-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	workerBin = filepath.Join(dir, "steward-worker")
+	stewardBin = filepath.Join(dir, "steward")
+	for bin, pkg := range map[string]string{workerBin: "../worker", stewardBin: "../starter"} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "build %s: %v\n", pkg, err)
+			return 1
+		}
+	}
+	temporalBin = findTemporalCLI()
+	return m.Run()
+}
+
+// findTemporalCLI looks for the temporal CLI on PATH and in GOBIN/GOPATH/bin,
+// where `go install github.com/temporalio/cli/cmd/temporal@v1.5.1` puts it.
+func findTemporalCLI() string {
+	if p, err := exec.LookPath("temporal"); err == nil {
+		return p
+	}
+	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	for i, d := range lines {
+		if d == "" {
+			continue
+		}
+		if i == 1 {
+			d = filepath.Join(strings.Split(d, string(os.PathListSeparator))[0], "bin")
+		}
+		if p := filepath.Join(d, "temporal"); isExecutable(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+func isExecutable(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
+}
+
+// freePort returns a loopback TCP port nobody listens on right now.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// stack is one steward worker with its embedded Temporal server, run as a
+// child process on a SQLite file that outlives the process.
+type stack struct {
+	t      *testing.T
+	dir    string
+	db     string
+	port   int
+	uiPort int
+	env    []string
+
+	cmd  *exec.Cmd
+	out  *lockedBuffer
+	done chan struct{}
+}
+
+func newStack(t *testing.T, env ...string) *stack {
+	t.Helper()
+	dir := t.TempDir()
+	s := &stack{
+		t:      t,
+		dir:    dir,
+		db:     filepath.Join(dir, "steward.db"),
+		port:   freePort(t),
+		uiPort: freePort(t),
+		env:    env,
+	}
+	t.Cleanup(s.kill)
+	return s
+}
+
+func (s *stack) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
+
+// start runs the worker and waits until it says it is ready.
+func (s *stack) start(extra ...string) {
+	s.t.Helper()
+	args := append([]string{"--dev", "--dev-db", s.db, "--dev-port", fmt.Sprint(s.port),
+		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e"}, extra...)
+	s.cmd = exec.Command(workerBin, args...)
+	s.cmd.Env = append(os.Environ(), s.env...)
+	s.out = &lockedBuffer{}
+	pr, pw := io.Pipe()
+	s.cmd.Stdout = io.MultiWriter(s.out, pw)
+	s.cmd.Stderr = s.out
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	s.done = make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pr)
+		once := sync.Once{}
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), "worker ready") {
+				once.Do(func() { close(ready) })
+			}
+		}
+	}()
+	go func() {
+		_ = s.cmd.Wait()
+		pw.Close()
+		close(s.done)
+	}()
+	select {
+	case <-ready:
+	case <-s.done:
+		s.t.Fatalf("worker exited before it was ready:\n%s", s.out.String())
+	case <-time.After(2 * time.Minute):
+		s.t.Fatalf("worker not ready after 2m:\n%s", s.out.String())
+	}
+}
+
+// kill9 kills the worker (and so its embedded server) without warning.
+func (s *stack) kill9() {
+	s.t.Helper()
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGKILL)
+	<-s.done
+	s.cmd = nil
+}
+
+func (s *stack) kill() {
+	if s.cmd != nil && s.cmd.Process != nil {
+		_ = s.cmd.Process.Signal(syscall.SIGKILL)
+		<-s.done
+		if s.t.Failed() {
+			s.t.Logf("worker output:\n%s", s.out.String())
+		}
+	}
+}
+
+// steward runs the steward CLI against this stack.
+func (s *stack) steward(args ...string) (string, error) {
+	cmd := exec.Command(stewardBin, append([]string{"--address", s.addr()}, args...)...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// mustSteward runs the steward CLI and fails the test if it fails.
+func (s *stack) mustSteward(args ...string) string {
+	s.t.Helper()
+	out, err := s.steward(args...)
+	if err != nil {
+		s.t.Fatalf("steward %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// temporal runs the real temporal CLI against this stack.
+func (s *stack) temporal(args ...string) (string, error) {
+	cmd := exec.Command(temporalBin, append(args, "--address", s.addr(), "--namespace", "default")...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func (s *stack) client() client.Client {
+	s.t.Helper()
+	c, err := client.Dial(client.Options{HostPort: s.addr(), Logger: quietLogger()})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(c.Close)
+	return c
+}
+
+func (s *stack) status(c client.Client, id string) workflows.Status {
+	s.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, err := control.Status(ctx, c, id)
+	if err != nil {
+		s.t.Fatalf("status of %s: %v", id, err)
+	}
+	return st
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// writeTree writes files (path -> content) under dir.
+func writeTree(t *testing.T, dir string, files map[string]string) {
+	t.Helper()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// writePlans writes a plan file into the stack's directory.
+func (s *stack) writePlans(yaml string) string {
+	s.t.Helper()
+	p := filepath.Join(s.dir, fmt.Sprintf("plans-%d.yaml", time.Now().UnixNano()))
+	if err := os.WriteFile(p, []byte(yaml), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func quietLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }

@@ -1,0 +1,104 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows"
+)
+
+// ConfirmTimeout bounds how long Pause and Unpause wait for the plan's
+// status to show the effect of their signal.
+const ConfirmTimeout = 30 * time.Second
+
+// Pause adds a pause lease to plan id and returns once the plan's status
+// shows it. A lease ID is generated when s has none, so the lease can be
+// found (and later ended by ID). The workflow validates the signal; a
+// rejected one is returned as an error with the workflow's reason.
+func Pause(ctx context.Context, c client.Client, id string, s workflows.PauseSignal) (workflows.Status, error) {
+	if s.ID == "" {
+		s.ID = newLeaseID()
+	}
+	return signalAndConfirm(ctx, c, id, workflows.SignalPause, s, func(st workflows.Status) bool {
+		for _, l := range st.Pause.Leases {
+			if l.ID == s.ID && l.Since.After(time.Time{}) {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// Unpause ends one lease (s.ID) or all of plan id's leases and returns once
+// the status shows them gone.
+func Unpause(ctx context.Context, c client.Client, id string, s workflows.UnpauseSignal) (workflows.Status, error) {
+	return signalAndConfirm(ctx, c, id, workflows.SignalUnpause, s, func(st workflows.Status) bool {
+		if s.ID == "" {
+			return !st.Pause.Paused
+		}
+		for _, l := range st.Pause.Leases {
+			if l.ID == s.ID {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// Trigger asks plan id to run now and returns once the status shows the run
+// started (or buffered behind the run in flight).
+func Trigger(ctx context.Context, c client.Client, id string, s workflows.TriggerSignal) (workflows.Status, error) {
+	before, err := Status(ctx, c, id)
+	if err != nil {
+		return before, err
+	}
+	return signalAndConfirm(ctx, c, id, workflows.SignalTrigger, s, func(st workflows.Status) bool {
+		return st.Counters.Runs > before.Counters.Runs ||
+			(st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeRunning)
+	})
+}
+
+// signalAndConfirm sends a signal and polls the status query until done
+// says it took effect, or the workflow counted it as rejected.
+func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg any, done func(workflows.Status) bool) (workflows.Status, error) {
+	before, err := Status(ctx, c, id)
+	if err != nil {
+		return before, err
+	}
+	if err := c.SignalWorkflow(ctx, plan.WorkflowID(id), "", name, arg); err != nil {
+		return before, fmt.Errorf("signal %s to plan %s: %w", name, id, notFound(id, err))
+	}
+	ctx, cancel := context.WithTimeout(ctx, ConfirmTimeout)
+	defer cancel()
+	for wait := 20 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		st, err := Status(ctx, c, id)
+		switch {
+		case err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return st, fmt.Errorf("plan %s did not confirm the %s signal within %v: %w", id, name, ConfirmTimeout, err)
+		case err != nil:
+			return st, err
+		case st.Counters.RejectedSignals > before.Counters.RejectedSignals && st.LastRejection != nil:
+			return st, errors.New(*st.LastRejection)
+		case done(st):
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return st, fmt.Errorf("plan %s did not confirm the %s signal within %v", id, name, ConfirmTimeout)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func newLeaseID() string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return "p-" + hex.EncodeToString(b[:])
+}

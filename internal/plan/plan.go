@@ -1,0 +1,326 @@
+// Package plan defines steward's plan files: the YAML schema, its defaults and
+// its validation. Errors name the field path ("plans[1].schedule.cron: ...").
+//
+// The package is pure: it reads no files and no environment, so workflows can
+// validate specs deterministically. Checks that need the host (does the
+// source directory exist, is the password variable set) are made by
+// activities on that host.
+package plan
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/steward-ops/steward/internal/schedule"
+)
+
+// Kind is what a plan does.
+type Kind string
+
+// The plan kinds.
+const (
+	KindBackup  Kind = "backup"
+	KindPreheat Kind = "preheat"
+)
+
+// File is a plan file: a list of plans.
+type File struct {
+	Plans []Plan `yaml:"plans" json:"plans"`
+}
+
+// Plan is one backup or preheat plan; it runs as one PlanWorkflow.
+type Plan struct {
+	ID       string   `yaml:"id" json:"id"`
+	Kind     Kind     `yaml:"kind" json:"kind"`
+	Host     string   `yaml:"host,omitempty" json:"host,omitempty"`
+	Schedule Schedule `yaml:"schedule" json:"schedule"`
+	Retry    Retry    `yaml:"retry,omitempty" json:"retry"`
+	Backup   *Backup  `yaml:"backup,omitempty" json:"backup,omitempty"`
+}
+
+// Schedule says when a plan runs: exactly one of Every and Cron.
+type Schedule struct {
+	Every    Duration `yaml:"every,omitempty" json:"every,omitempty"`
+	Cron     string   `yaml:"cron,omitempty" json:"cron,omitempty"`
+	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
+	Anchor   string   `yaml:"anchor,omitempty" json:"anchor,omitempty"`
+}
+
+// Retry holds a plan's retry policies.
+type Retry struct {
+	Activity ActivityRetry `yaml:"activity,omitempty" json:"activity"`
+}
+
+// ActivityRetry is the retry policy of each activity of a run. Steward
+// activities never retry without bound.
+type ActivityRetry struct {
+	Initial     Duration `yaml:"initial,omitempty" json:"initial"`
+	Backoff     float64  `yaml:"backoff,omitempty" json:"backoff"`
+	MaxInterval Duration `yaml:"max_interval,omitempty" json:"max_interval"`
+	MaxAttempts int      `yaml:"max_attempts,omitempty" json:"max_attempts"`
+}
+
+// Backup describes what a backup plan snapshots and where to.
+type Backup struct {
+	Source       string   `yaml:"source" json:"source"`
+	Exclude      []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	Repository   string   `yaml:"repository" json:"repository"`
+	PasswordEnv  string   `yaml:"password_env,omitempty" json:"password_env,omitempty"`
+	PasswordFile string   `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+}
+
+// Default retry policy of a run's activities.
+var DefaultActivityRetry = ActivityRetry{
+	Initial:     Duration(10 * time.Second),
+	Backoff:     2,
+	MaxInterval: Duration(5 * time.Minute),
+	MaxAttempts: 5,
+}
+
+// WorkflowID returns the ID of the plan's workflow.
+func WorkflowID(planID string) string { return "steward/plan/" + planID }
+
+// Parse decodes a plan file, applies defaults and validates it. Unknown
+// fields are errors, so a typo never silently drops a setting.
+func Parse(data []byte) (*File, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	var f File
+	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("plans: the file is empty")
+		}
+		return nil, fmt.Errorf("plans file: %w", err)
+	}
+	for i := range f.Plans {
+		f.Plans[i].SetDefaults()
+	}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// SetDefaults fills in every setting the plan leaves out.
+func (p *Plan) SetDefaults() {
+	if p.Schedule.Timezone == "" {
+		p.Schedule.Timezone = "UTC"
+	}
+	if p.Schedule.Every != 0 && p.Schedule.Anchor == "" {
+		p.Schedule.Anchor = string(schedule.AnchorWall)
+	}
+	r := &p.Retry.Activity
+	if r.Initial == 0 {
+		r.Initial = DefaultActivityRetry.Initial
+	}
+	if r.Backoff == 0 {
+		r.Backoff = DefaultActivityRetry.Backoff
+	}
+	if r.MaxInterval == 0 {
+		r.MaxInterval = DefaultActivityRetry.MaxInterval
+	}
+	if r.MaxAttempts == 0 {
+		r.MaxAttempts = DefaultActivityRetry.MaxAttempts
+	}
+}
+
+// ScheduleSpec returns the plan's schedule for package schedule.
+func (p *Plan) ScheduleSpec() schedule.Spec {
+	return schedule.Spec{
+		Every:    p.Schedule.Every.D(),
+		Cron:     p.Schedule.Cron,
+		Timezone: p.Schedule.Timezone,
+		Anchor:   schedule.Anchor(p.Schedule.Anchor),
+	}
+}
+
+// FieldError is a problem with one field of a plan file.
+type FieldError struct {
+	Path string // "plans[1].schedule.cron"
+	Msg  string
+}
+
+func (e FieldError) Error() string { return e.Path + ": " + e.Msg }
+
+// Errors lists every problem found in a plan file.
+type Errors []FieldError
+
+func (es Errors) Error() string {
+	lines := make([]string, len(es))
+	for i, e := range es {
+		lines[i] = e.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var envNamePattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks every plan and that plan IDs are unique.
+func (f *File) Validate() error {
+	var es Errors
+	seen := map[string]int{}
+	for i := range f.Plans {
+		prefix := fmt.Sprintf("plans[%d]", i)
+		es = append(es, f.Plans[i].validate(prefix)...)
+		id := f.Plans[i].ID
+		if j, dup := seen[id]; dup && id != "" {
+			es = append(es, FieldError{prefix + ".id", fmt.Sprintf("%q is already used by plans[%d]", id, j)})
+		} else {
+			seen[id] = i
+		}
+	}
+	if len(es) > 0 {
+		return es
+	}
+	return nil
+}
+
+// Validate checks one plan on its own; errors are prefixed with "plan".
+func (p *Plan) Validate() error {
+	if es := p.validate("plan"); len(es) > 0 {
+		return es
+	}
+	return nil
+}
+
+func (p *Plan) validate(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case p.ID == "":
+		add("id", "is required")
+	case !idPattern.MatchString(p.ID):
+		add("id", "%q: use 1 to 63 lowercase letters, digits and dashes, starting and ending with a letter or digit", p.ID)
+	}
+	switch p.Kind {
+	case KindBackup:
+		if p.Backup == nil {
+			add("backup", "is required for kind backup")
+		} else {
+			es = append(es, p.Backup.validate(prefix+".backup")...)
+		}
+	case KindPreheat:
+		add("kind", "preheat plans are not supported by this version yet (supported: backup)")
+	case "":
+		add("kind", "is required (backup)")
+	default:
+		add("kind", "unknown kind %q (want backup or preheat)", p.Kind)
+	}
+	if p.Kind == KindPreheat && p.Backup != nil {
+		add("backup", "is only valid for kind backup")
+	}
+	es = append(es, p.Schedule.validate(prefix+".schedule")...)
+	es = append(es, p.Retry.Activity.validate(prefix+".retry.activity")...)
+	return es
+}
+
+func (s *Schedule) validate(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case s.Every != 0 && s.Cron != "":
+		add("every", "every and cron are exclusive: set one")
+	case s.Every == 0 && s.Cron == "":
+		es = append(es, FieldError{prefix, "set every (like 1h) or cron (like \"0 3 * * *\")"})
+	case s.Cron != "":
+		if err := schedule.ParseCron(s.Cron); err != nil {
+			add("cron", "%q: %v", s.Cron, err)
+		}
+		if s.Anchor != "" && s.Anchor != string(schedule.AnchorWall) {
+			add("anchor", "%q applies only to every; cron schedules follow the calendar", s.Anchor)
+		}
+	case s.Every < 0:
+		add("every", "%v: must be positive", s.Every)
+	case s.Every.D() < schedule.MinEvery:
+		add("every", "%v: must be at least %v", s.Every, schedule.MinEvery)
+	}
+	if s.Timezone != "" {
+		if _, err := time.LoadLocation(s.Timezone); err != nil {
+			add("timezone", "%q: unknown time zone (use an IANA name like Europe/Berlin)", s.Timezone)
+		}
+	}
+	switch schedule.Anchor(s.Anchor) {
+	case "", schedule.AnchorWall, schedule.AnchorLastRun, schedule.AnchorLastSuccess:
+	default:
+		add("anchor", "unknown anchor %q (want wall, last-run or last-success)", s.Anchor)
+	}
+	return es
+}
+
+func (r *ActivityRetry) validate(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	if r.Initial < 0 {
+		add("initial", "%v: must be positive", r.Initial)
+	}
+	if r.Backoff < 1 {
+		add("backoff", "%v: must be at least 1", r.Backoff)
+	}
+	if r.MaxInterval < 0 {
+		add("max_interval", "%v: must be positive", r.MaxInterval)
+	} else if r.MaxInterval < r.Initial {
+		add("max_interval", "%v: must not be shorter than initial (%v)", r.MaxInterval, r.Initial)
+	}
+	if r.MaxAttempts < 0 {
+		add("max_attempts", "%d: must be positive (steward never retries without bound)", r.MaxAttempts)
+	}
+	return es
+}
+
+func (b *Backup) validate(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case b.Source == "":
+		add("source", "is required")
+	case !path.IsAbs(b.Source):
+		add("source", "%q: must be an absolute path", b.Source)
+	}
+	switch {
+	case b.Repository == "":
+		add("repository", "is required")
+	case strings.Contains(b.Repository, "://"):
+		add("repository", "%q: only local paths are supported by this version", b.Repository)
+	case !path.IsAbs(b.Repository):
+		add("repository", "%q: must be an absolute path", b.Repository)
+	}
+	if b.Source != "" && b.Repository != "" && path.IsAbs(b.Source) && path.IsAbs(b.Repository) {
+		src, repo := path.Clean(b.Source), path.Clean(b.Repository)
+		if repo == src || strings.HasPrefix(repo, strings.TrimSuffix(src, "/")+"/") {
+			add("repository", "%q is inside the source %q: the backup would back itself up", b.Repository, b.Source)
+		}
+	}
+	switch {
+	case b.PasswordEnv == "" && b.PasswordFile == "":
+		add("password_env", "set password_env (an environment variable of the worker) or password_file")
+	case b.PasswordEnv != "" && b.PasswordFile != "":
+		add("password_file", "password_env and password_file are exclusive: set one")
+	case b.PasswordEnv != "" && !envNamePattern.MatchString(b.PasswordEnv):
+		add("password_env", "%q is not an environment variable name (give the variable's name, never the password)", b.PasswordEnv)
+	case b.PasswordFile != "" && !path.IsAbs(b.PasswordFile):
+		add("password_file", "%q: must be an absolute path", b.PasswordFile)
+	}
+	for i, e := range b.Exclude {
+		if strings.TrimSpace(e) == "" {
+			add(fmt.Sprintf("exclude[%d]", i), "is empty")
+		}
+	}
+	return es
+}

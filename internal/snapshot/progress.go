@@ -1,0 +1,78 @@
+package snapshot
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/kopia/kopia/snapshot/upload"
+)
+
+// uploadProgress turns kopia's upload events into Progress reports and keeps
+// the first error that fails the snapshot.
+type uploadProgress struct {
+	upload.NullUploadProgress
+
+	report func(Progress)
+
+	mu    sync.Mutex
+	p     Progress
+	first error
+}
+
+// update applies f to the counters and reports the result.
+func (u *uploadProgress) update(f func(*Progress)) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	f(&u.p)
+	if u.report != nil {
+		u.report(u.p)
+	}
+}
+
+func (u *uploadProgress) err() error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.first
+}
+
+// CachedFile is a file found unchanged since the previous snapshot.
+func (u *uploadProgress) CachedFile(_ string, size int64) {
+	u.update(func(p *Progress) { p.Bytes += size })
+}
+
+// HashedBytes is data read from a new or changed file.
+func (u *uploadProgress) HashedBytes(n int64) {
+	u.update(func(p *Progress) { p.Bytes += n })
+}
+
+// FinishedFile is a file done, read or found unchanged.
+func (u *uploadProgress) FinishedFile(_ string, err error) {
+	if err == nil {
+		u.update(func(p *Progress) { p.Files++ })
+	}
+}
+
+// FinishedDirectory is a directory done.
+func (u *uploadProgress) FinishedDirectory(string) {
+	u.update(func(p *Progress) { p.Dirs++ })
+}
+
+// Error keeps the first error that fails the snapshot.
+func (u *uploadProgress) Error(path string, err error, ignored bool) {
+	if ignored {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.first == nil {
+		if path == "" {
+			path = "."
+		}
+		u.first = fmt.Errorf("%s: %w", path, err)
+	}
+}
+
+// uploaded counts bytes written to the repository.
+func (u *uploadProgress) uploaded(n int64) {
+	u.update(func(p *Progress) { p.Uploaded += n })
+}

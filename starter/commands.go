@@ -1,0 +1,283 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows"
+)
+
+// dial connects with the global flags and the temporal CLI's settings.
+func dial(c *cli.Context) (client.Client, string, error) {
+	conn := control.Connection{Address: c.String("address"), Namespace: c.String("namespace")}
+	opts, err := conn.Options()
+	if err != nil {
+		return nil, "", err
+	}
+	opts.Logger = sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler))
+	cl, err := control.Dial(ctx(c), opts)
+	return cl, opts.Namespace, err
+}
+
+// planArg returns the one plan ID a command takes.
+func planArg(c *cli.Context) (string, error) {
+	if c.NArg() != 1 {
+		return "", fmt.Errorf("%s takes one plan ID (see steward plan ls)", c.Command.FullName())
+	}
+	return c.Args().First(), nil
+}
+
+func planCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "plan",
+		Usage: "apply, list, show and remove plans",
+		Subcommands: []*cli.Command{
+			{
+				Name:  "apply",
+				Usage: "make the running plans equal to a plan file",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "plan `FILE` (YAML)"},
+					&cli.BoolFlag{Name: "prune", Usage: "also remove running plans the file does not list"},
+				},
+				Action: planApply,
+			},
+			{Name: "ls", Usage: "list plans", Flags: []cli.Flag{outputFlag}, Action: planList},
+			{Name: "show", Usage: "show a plan's status", ArgsUsage: "ID", Flags: []cli.Flag{outputFlag}, Action: planShow},
+			{Name: "rm", Usage: "remove a plan (cancels its run in flight)", ArgsUsage: "ID", Action: planRemove},
+		},
+	}
+}
+
+func planApply(c *cli.Context) error {
+	name := c.String("file")
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return fmt.Errorf("read plans: %w", err)
+	}
+	f, err := plan.Parse(data)
+	if err != nil {
+		return fmt.Errorf("%s:\n%w\nnothing was applied", name, err)
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := control.Apply(ctx(c), cl, f, c.Bool("prune"))
+	for _, id := range res.Created {
+		fmt.Fprintf(c.App.Writer, "created %s\n", id)
+	}
+	for _, id := range res.Updated {
+		fmt.Fprintf(c.App.Writer, "updated %s\n", id)
+	}
+	for _, id := range res.Removed {
+		fmt.Fprintf(c.App.Writer, "removed %s\n", id)
+	}
+	if err != nil {
+		return fmt.Errorf("%s:\n%w", name, err)
+	}
+	return nil
+}
+
+func planList(c *cli.Context) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	plans, err := control.List(ctx(c), cl)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c, plans)
+	}
+	renderList(c.App.Writer, plans, time.Now())
+	return nil
+}
+
+func planShow(c *cli.Context) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	id, err := planArg(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := control.Status(ctx(c), cl, id)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c, st)
+	}
+	renderStatus(c.App.Writer, st, time.Now())
+	return nil
+}
+
+func planRemove(c *cli.Context) error {
+	id, err := planArg(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	if err := control.Remove(ctx(c), cl, id); err != nil {
+		return err
+	}
+	fmt.Fprintf(c.App.Writer, "removed %s\n", id)
+	return nil
+}
+
+func pauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "pause",
+		Usage:     "pause a plan, for a while or until unpaused",
+		ArgsUsage: "ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "for", Usage: "pause for `DURATION` (like 2h)"},
+			&cli.StringFlag{Name: "until", Usage: "pause until `TIME` (RFC 3339, like 2026-11-24T14:00:00Z)"},
+			&cli.BoolFlag{Name: "until-next-run", Usage: "skip only the next scheduled run"},
+			&cli.StringFlag{Name: "reason", Usage: "why (shown in status and the Web UI)"},
+			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who pauses"},
+			&cli.StringFlag{Name: "id", Usage: "lease `ID`, to end this pause alone later (default: generated)"},
+			&cli.StringFlag{Name: "mode", Value: workflows.ModeNewRuns, Usage: "new-runs, or all to also cancel the run in flight"},
+			outputFlag,
+		},
+		Action: func(c *cli.Context) error {
+			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
+				return control.Pause(ctx(c), cl, id, workflows.PauseSignal{
+					For: c.String("for"), Until: c.String("until"), UntilNextRun: c.Bool("until-next-run"),
+					Reason: c.String("reason"), By: c.String("by"), ID: c.String("id"), Mode: c.String("mode"),
+				})
+			})
+		},
+	}
+}
+
+func unpauseCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "unpause",
+		Usage:     "end a plan's pause (all leases, or one with --id)",
+		ArgsUsage: "ID",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "id", Usage: "end only lease `ID`"},
+			&cli.StringFlag{Name: "catchup", Usage: "runs that came due while paused: skip (default) or latest"},
+			&cli.StringFlag{Name: "reason", Usage: "why"},
+			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who unpauses"},
+			outputFlag,
+		},
+		Action: func(c *cli.Context) error {
+			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
+				return control.Unpause(ctx(c), cl, id, workflows.UnpauseSignal{
+					ID: c.String("id"), CatchUp: c.String("catchup"), Reason: c.String("reason"), By: c.String("by"),
+				})
+			})
+		},
+	}
+}
+
+func triggerCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "trigger",
+		Usage:     "run a plan now",
+		ArgsUsage: "ID",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "force", Usage: "run even while paused"},
+			&cli.StringFlag{Name: "reason", Usage: "why"},
+			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who triggers"},
+			outputFlag,
+		},
+		Action: func(c *cli.Context) error {
+			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
+				return control.Trigger(ctx(c), cl, id, workflows.TriggerSignal{
+					Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by"),
+				})
+			})
+		},
+	}
+}
+
+// signalCommand runs a signal that returns the plan's confirmed status, and
+// prints that status.
+func signalCommand(c *cli.Context, send func(client.Client, string) (workflows.Status, error)) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	id, err := planArg(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	st, err := send(cl, id)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
+	}
+	if asJSON {
+		return writeJSON(c, st)
+	}
+	fmt.Fprintf(c.App.Writer, "%s: %s\n", id, st.Details)
+	return nil
+}
+
+func setupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "setup",
+		Usage: "register steward's search attributes on the Temporal namespace (once per server)",
+		Action: func(c *cli.Context) error {
+			cl, ns, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			added, err := control.Setup(ctx(c), cl, ns)
+			if err != nil {
+				return err
+			}
+			if len(added) == 0 {
+				fmt.Fprintf(c.App.Writer, "namespace %s already has steward's search attributes\n", ns)
+				return nil
+			}
+			fmt.Fprintf(c.App.Writer, "namespace %s: added %s\n", ns, strings.Join(added, ", "))
+			return nil
+		},
+	}
+}
+
+func writeJSON(c *cli.Context, v any) error {
+	enc := json.NewEncoder(c.App.Writer)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
+		return errors.New("write JSON: " + err.Error())
+	}
+	return nil
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/workflows"
+)
+
+// renderList prints plans as a table for people.
+func renderList(w io.Writer, plans []control.Summary, now time.Time) {
+	if len(plans) == 0 {
+		fmt.Fprintln(w, "no plans (apply a plan file with: steward plan apply -f FILE)")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST SUCCESS\tPAUSED UNTIL")
+	for _, p := range plans {
+		paused := "-"
+		if p.State == workflows.StatePaused {
+			paused = "indefinitely"
+			if p.PausedUntil != nil {
+				paused = when(p.PausedUntil, now)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, p.Kind, p.State, when(p.NextRun, now), when(p.LastSuccess, now), paused)
+	}
+	tw.Flush()
+}
+
+// renderStatus prints one plan's status for people.
+func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "Plan:\t%s (%s)\n", s.Plan, s.Kind)
+	fmt.Fprintf(tw, "State:\t%s\n", s.Details)
+	fmt.Fprintf(tw, "Next run:\t%s\n", when(s.NextRun, now))
+	fmt.Fprintf(tw, "Last success:\t%s\n", when(s.LastSuccess, now))
+	if r := s.LastRun; r != nil {
+		fmt.Fprintf(tw, "Last run:\t%s\n", runLine(*r, now))
+	}
+	c := s.Counters
+	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
+		c.Runs, c.Succeeded, c.Failed, c.Cancelled, c.Skipped, c.Missed, c.RejectedSignals)
+	if s.LastRejection != nil {
+		fmt.Fprintf(tw, "Last rejected:\t%s\n", *s.LastRejection)
+	}
+	tw.Flush()
+
+	if len(s.Pause.Leases) > 0 {
+		fmt.Fprintln(w, "\nPause leases:")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, "  ID\tUNTIL\tBY\tMODE\tSINCE\tREASON")
+		for _, l := range s.Pause.Leases {
+			until := "indefinite"
+			if l.Until != nil {
+				until = when(l.Until, now)
+			} else if l.UntilNextRun {
+				until = "after the next run"
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", l.ID, until, dash(l.By), l.Mode, when(&l.Since, now), dash(l.Reason))
+		}
+		tw.Flush()
+	}
+	if len(s.RecentRuns) > 0 {
+		fmt.Fprintln(w, "\nRecent runs:")
+		for i := len(s.RecentRuns) - 1; i >= 0; i-- {
+			fmt.Fprintf(w, "  %s\n", runLine(s.RecentRuns[i], now))
+		}
+	}
+	if len(s.PauseHistory) > 0 {
+		fmt.Fprintln(w, "\nPause history:")
+		for i := len(s.PauseHistory) - 1; i >= 0; i-- {
+			h := s.PauseHistory[i]
+			line := fmt.Sprintf("  %s %s by %s at %s", h.ID, h.EndedBy, dash(h.By), h.Ended.UTC().Format(time.RFC3339))
+			if h.Reason != "" {
+				line += ": " + h.Reason
+			}
+			fmt.Fprintln(w, line)
+		}
+	}
+}
+
+func runLine(r workflows.RunRecord, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s (started %s", r.Outcome, r.Nominal.UTC().Format(time.RFC3339), when(&r.Started, now))
+	if r.Finished != nil {
+		fmt.Fprintf(&b, ", took %s", r.Finished.Sub(r.Started).Round(time.Millisecond))
+	}
+	b.WriteString(")")
+	if r.SnapshotID != "" {
+		fmt.Fprintf(&b, " snapshot %s, %d files, %s", r.SnapshotID, r.Files, bytesText(r.Bytes))
+	}
+	if r.Error != nil {
+		fmt.Fprintf(&b, ": %s", *r.Error)
+	}
+	return b.String()
+}
+
+// when shows a time with how far it is from now ("2026-11-24T10:00:00Z (in 5m)").
+func when(t *time.Time, now time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	d := t.Sub(now).Round(time.Second)
+	rel := "in " + d.String()
+	if d < 0 {
+		rel = (-d).String() + " ago"
+	}
+	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func bytesText(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

@@ -1,0 +1,224 @@
+// Command steward-worker runs steward's workflows and activities. With --dev
+// it first starts an embedded Temporal server (SQLite file, Web UI) so one
+// command runs everything; without it, it connects to any Temporal with the
+// temporal CLI's settings (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, ...).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	_ "time/tzdata" // plans name IANA zones; do not depend on the host's tzdata
+
+	"github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/activities/backup"
+	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/internal/devserver"
+	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows"
+)
+
+// options is everything the worker needs, parsed from flags.
+type options struct {
+	Dev       bool
+	DevDB     string
+	DevIP     string
+	DevPort   int
+	DevUIPort int
+	Plans     string
+	Host      string
+	Conn      control.Connection
+	LogLevel  slog.Level
+	Out       io.Writer
+}
+
+func main() {
+	app := &cli.App{
+		Name:  "steward-worker",
+		Usage: "run steward's durable backup schedules on Temporal",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "dev", Usage: "start an embedded Temporal server (SQLite file, Web UI) in this process"},
+			&cli.StringFlag{Name: "dev-db", Value: filepath.Join(".steward", "steward.db"), Usage: "SQLite `FILE` of the embedded server"},
+			&cli.StringFlag{Name: "dev-ip", Value: "127.0.0.1", Usage: "address the embedded server and Web UI listen on"},
+			&cli.IntFlag{Name: "dev-port", Value: 7233, Usage: "frontend gRPC port of the embedded server"},
+			&cli.IntFlag{Name: "dev-ui-port", Value: 8233, Usage: "Web UI port of the embedded server (negative: no UI)"},
+			&cli.StringFlag{Name: "plans", Usage: "apply the plan `FILE` at start"},
+			&cli.StringFlag{Name: "host", Usage: "this worker's host name: it runs the activities of plans with this host (default: the machine's host name)"},
+			&cli.StringFlag{Name: "address", Usage: "Temporal frontend `HOST:PORT` (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)"},
+			&cli.StringFlag{Name: "namespace", Usage: "Temporal namespace (default $TEMPORAL_NAMESPACE or default)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Action: func(c *cli.Context) error {
+			opts, err := parseOptions(c)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return run(ctx, opts)
+		},
+	}
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "steward-worker:", err)
+		os.Exit(1)
+	}
+}
+
+func parseOptions(c *cli.Context) (options, error) {
+	o := options{
+		Dev:       c.Bool("dev"),
+		DevDB:     c.String("dev-db"),
+		DevIP:     c.String("dev-ip"),
+		DevPort:   c.Int("dev-port"),
+		DevUIPort: c.Int("dev-ui-port"),
+		Plans:     c.String("plans"),
+		Host:      c.String("host"),
+		Conn:      control.Connection{Address: c.String("address"), Namespace: c.String("namespace")},
+		Out:       os.Stdout,
+	}
+	if err := o.LogLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
+		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	if o.Host == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return o, fmt.Errorf("host name: %w (set --host)", err)
+		}
+		o.Host = h
+	}
+	if o.Dev && o.Conn.Address != "" {
+		return o, errors.New("--dev and --address are exclusive: --dev runs its own server")
+	}
+	return o, nil
+}
+
+// run starts the worker (and with Dev the embedded server) and blocks until
+// ctx is done.
+func run(ctx context.Context, o options) error {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
+
+	// Read the plan file first: a typo should fail before anything starts.
+	var plans *plan.File
+	if o.Plans != "" {
+		data, err := os.ReadFile(o.Plans)
+		if err != nil {
+			return fmt.Errorf("read plans: %w", err)
+		}
+		if plans, err = plan.Parse(data); err != nil {
+			return fmt.Errorf("plans %s:\n%w", o.Plans, err)
+		}
+	}
+
+	copts, err := o.Conn.Options()
+	if err != nil {
+		return err
+	}
+	if o.Dev {
+		srv, err := startDevServer(ctx, o, logger)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if err := srv.Stop(); err != nil {
+				logger.Error("Stop embedded Temporal server", "error", err)
+			}
+		}()
+		copts.HostPort = srv.FrontendAddress()
+		fmt.Fprintf(o.Out, "steward: embedded Temporal at %s, database %s\n", srv.FrontendAddress(), o.DevDB)
+		if u := srv.UIURL(); u != "" {
+			fmt.Fprintf(o.Out, "steward: Web UI at %s/namespaces/%s/workflows\n", u, copts.Namespace)
+		}
+	}
+	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "sdk"))
+	c, err := control.Dial(ctx, copts)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+
+	missing, err := control.MissingSearchAttributes(ctx, c, copts.Namespace)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace %s lacks steward's search attributes %s: run `steward setup` once against this server",
+			copts.Namespace, strings.Join(missing, ", "))
+	}
+
+	workers := newWorkers(c, o.Host)
+	for _, w := range workers {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+	}
+	fmt.Fprintf(o.Out, "steward: worker ready on host %s, task queues %s\n", o.Host, queueNames(o.Host))
+
+	if plans != nil {
+		res, err := control.Apply(ctx, c, plans, false)
+		if err != nil {
+			return fmt.Errorf("apply %s: %w", o.Plans, err)
+		}
+		fmt.Fprintf(o.Out, "steward: applied %s: %d created, %d updated\n", o.Plans, len(res.Created), len(res.Updated))
+	}
+	<-ctx.Done()
+	fmt.Fprintln(o.Out, "steward: shutting down")
+	return nil
+}
+
+func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devserver.Server, error) {
+	if dir := filepath.Dir(o.DevDB); dir == ".steward" {
+		// The default location is created on first use; any other
+		// directory must exist, so a typo is not silently a new database.
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create %s: %w", dir, err)
+		}
+	}
+	start := time.Now()
+	srv, err := devserver.Start(ctx, devserver.Options{
+		DBPath:           o.DevDB,
+		IP:               o.DevIP,
+		Port:             o.DevPort,
+		UIPort:           o.DevUIPort,
+		SearchAttributes: workflows.SearchAttributes,
+		Logger:           logger.With("component", "temporal"),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("start embedded Temporal: %w", err)
+	}
+	logger.Debug("Embedded Temporal started", "took", time.Since(start))
+	return srv, nil
+}
+
+// newWorkers returns the worker of the shared queue (workflows, and the
+// activities of plans with no host) and the worker of this host's queue.
+func newWorkers(c client.Client, host string) []worker.Worker {
+	acts := backup.New()
+	acts.Hostname = host
+	shared := worker.New(c, activities.TaskQueue, worker.Options{})
+	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
+	acts.Register(shared)
+	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{DisableWorkflowWorker: true})
+	acts.Register(hostW)
+	return []worker.Worker{shared, hostW}
+}
+
+func queueNames(host string) string {
+	return activities.TaskQueue + ", " + activities.HostTaskQueue(host)
+}

@@ -1,0 +1,60 @@
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/plan"
+)
+
+// Timeouts of the backup activity. A backup may run for hours; its
+// heartbeats are what tell the server (and a cancellation) it is alive.
+const (
+	backupStartToClose = 24 * time.Hour
+	backupHeartbeat    = 2 * time.Minute
+)
+
+// BackupRunWorkflow runs one backup: a kopia snapshot of the plan's source,
+// tagged with the plan and this run's workflow ID.
+func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunResult, error) {
+	info := workflow.GetInfo(ctx)
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           activities.HostTaskQueue(req.Host),
+		StartToCloseTimeout: backupStartToClose,
+		HeartbeatTimeout:    backupHeartbeat,
+		RetryPolicy:         retryPolicy(req.Retry),
+		Summary:             "snapshot " + req.Backup.Source,
+	})
+	var res activities.BackupResult
+	err := workflow.ExecuteActivity(ctx, activities.Backup, activities.BackupRequest{
+		PlanID:       req.PlanID,
+		RunID:        info.WorkflowExecution.ID,
+		Source:       req.Backup.Source,
+		Exclude:      req.Backup.Exclude,
+		Repository:   req.Backup.Repository,
+		PasswordEnv:  req.Backup.PasswordEnv,
+		PasswordFile: req.Backup.PasswordFile,
+	}).Get(ctx, &res)
+	if err != nil {
+		return BackupRunResult{}, err
+	}
+	return BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused}, nil
+}
+
+// retryPolicy turns a plan's activity retry settings into Temporal's policy,
+// with steward's non-retryable error types. It is never unlimited.
+func retryPolicy(r plan.ActivityRetry) *temporal.RetryPolicy {
+	if r.MaxAttempts <= 0 {
+		r = plan.DefaultActivityRetry
+	}
+	return &temporal.RetryPolicy{
+		InitialInterval:        r.Initial.D(),
+		BackoffCoefficient:     r.Backoff,
+		MaximumInterval:        r.MaxInterval.D(),
+		MaximumAttempts:        int32(r.MaxAttempts),
+		NonRetryableErrorTypes: activities.NonRetryableErrors,
+	}
+}

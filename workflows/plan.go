@@ -1,0 +1,349 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/internal/schedule"
+)
+
+// Bounds on what PlanWorkflow keeps and does per execution.
+const (
+	maxRecentRuns   = 20
+	maxPauseHistory = 20
+	maxLeases       = 32
+	// runsPerExecution bounds history growth even when the server does not
+	// suggest continue-as-new.
+	runsPerExecution = 500
+	// dueScanLimit bounds how many missed cron times are counted one by one.
+	dueScanLimit = 10000
+)
+
+// Catch-up policies for nominal times that came due while paused.
+const (
+	catchUpSkip   = "skip"
+	catchUpLatest = "latest"
+)
+
+// planner is the PlanWorkflow's in-memory state for one execution.
+type planner struct {
+	spec   plan.Plan
+	sched  *schedule.Schedule
+	st     *State
+	logger log.Logger
+
+	runFuture workflow.ChildWorkflowFuture
+	runCancel workflow.CancelFunc
+	runsHere  int
+
+	// changed wakes the loop after an update handler changed the spec.
+	changed workflow.Channel
+
+	shownDetails string
+	shownAttrs   attrs
+	attrsShown   bool
+}
+
+// PlanWorkflow runs one plan forever: it waits on a durable timer for the
+// next nominal fire time or the next pause expiry, handles the pause,
+// unpause and trigger signals, and starts one child run workflow per fire
+// time, with an ID derived from that time so a slot can never run twice.
+func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
+	p, err := newPlanner(ctx, in)
+	if err != nil {
+		// A spec that no longer validates would wedge the plan; fail it
+		// with a clear, non-retryable error instead.
+		return temporal.NewNonRetryableApplicationError(err.Error(), "StewardBadSpec", nil)
+	}
+	if err := p.registerHandlers(ctx); err != nil {
+		return err
+	}
+	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
+	unpauseCh := workflow.GetSignalChannel(ctx, SignalUnpause)
+	triggerCh := workflow.GetSignalChannel(ctx, SignalTrigger)
+
+	var timer workflow.Future
+	var timerAt time.Time
+	var cancelTimer workflow.CancelFunc
+	for {
+		now := workflow.Now(ctx)
+		p.expireLeases(now)
+		p.handleDue(ctx, now)
+		p.publish(ctx)
+
+		if p.st.Running == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return err
+			}
+			// Signals delivered but not yet received would be lost.
+			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
+			if p.st.Running == nil {
+				return workflow.NewContinueAsNewError(ctx, PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
+			}
+		}
+
+		wake, summary := p.wakeTime()
+		if timer != nil && !wake.Equal(timerAt) {
+			cancelTimer()
+			timer = nil
+		}
+		if timer == nil && !wake.IsZero() {
+			tctx, cancel := workflow.WithCancel(ctx)
+			d := wake.Sub(now)
+			if d <= 0 {
+				d = time.Millisecond
+			}
+			timer = workflow.NewTimerWithOptions(tctx, d, workflow.TimerOptions{Summary: summary})
+			timerAt, cancelTimer = wake, cancel
+		}
+
+		sel := workflow.NewSelector(ctx)
+		if timer != nil {
+			t := timer
+			sel.AddFuture(t, func(workflow.Future) {
+				if timer == t {
+					timer = nil
+				}
+			})
+		}
+		sel.AddReceive(pauseCh, func(c workflow.ReceiveChannel, _ bool) { p.receivePause(ctx, c) })
+		sel.AddReceive(unpauseCh, func(c workflow.ReceiveChannel, _ bool) { p.receiveUnpause(ctx, c) })
+		sel.AddReceive(triggerCh, func(c workflow.ReceiveChannel, _ bool) { p.receiveTrigger(ctx, c) })
+		sel.AddReceive(p.changed, func(c workflow.ReceiveChannel, _ bool) { c.ReceiveAsync(nil) })
+		sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+		if p.runFuture != nil {
+			sel.AddFuture(p.runFuture, func(f workflow.Future) { p.finishRun(ctx, f) })
+		}
+		sel.Select(ctx)
+		if err := ctx.Err(); err != nil {
+			// The plan was cancelled (steward plan rm): stop the run too.
+			if p.runCancel != nil {
+				p.runCancel()
+			}
+			return err
+		}
+	}
+}
+
+func newPlanner(ctx workflow.Context, in PlanInput) (*planner, error) {
+	if err := in.Spec.Validate(); err != nil {
+		return nil, err
+	}
+	sched, err := schedule.New(in.Spec.ScheduleSpec())
+	if err != nil {
+		return nil, fmt.Errorf("plan.schedule: %w", err)
+	}
+	st := in.State
+	if st == nil {
+		now := workflow.Now(ctx).UTC()
+		st = &State{Version: StateVersion, Created: now, Prev: now}
+	}
+	p := &planner{
+		spec:    in.Spec,
+		sched:   sched,
+		st:      st,
+		logger:  workflow.GetLogger(ctx),
+		changed: workflow.NewBufferedChannel(ctx, 1),
+	}
+	if p.st.NextRun.IsZero() {
+		p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
+	}
+	// A run carried across continue-as-new cannot be: CAN happens only with
+	// no run in flight. Treat a stray record as lost rather than wedge.
+	if p.st.Running != nil {
+		p.endRun(workflow.Now(ctx), OutcomeFailed, "run lost across continue-as-new", nil)
+	}
+	return p, nil
+}
+
+func (p *planner) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
+		return p.status(), nil
+	}); err != nil {
+		return err
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateApply,
+		func(ctx workflow.Context, spec plan.Plan) (Status, error) {
+			p.apply(ctx, spec)
+			return p.status(), nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(spec plan.Plan) error {
+			if err := p.validateApply(spec); err != nil {
+				p.st.Counters.RejectedUpdates++
+				return err
+			}
+			return nil
+		}},
+	)
+}
+
+func (p *planner) validateApply(spec plan.Plan) error {
+	spec.SetDefaults()
+	if err := spec.Validate(); err != nil {
+		return err
+	}
+	if spec.ID != p.spec.ID {
+		return fmt.Errorf("plan.id: %q cannot become %q; apply a new plan instead", p.spec.ID, spec.ID)
+	}
+	if spec.Kind != p.spec.Kind {
+		return fmt.Errorf("plan.kind: %q cannot become %q; remove the plan and apply it again", p.spec.Kind, spec.Kind)
+	}
+	if _, err := schedule.New(spec.ScheduleSpec()); err != nil {
+		return fmt.Errorf("plan.schedule: %w", err)
+	}
+	return nil
+}
+
+func (p *planner) apply(ctx workflow.Context, spec plan.Plan) {
+	spec.SetDefaults()
+	sched, err := schedule.New(spec.ScheduleSpec())
+	if err != nil {
+		// Unreachable after the validator; never panic, never wedge.
+		p.st.Counters.RejectedUpdates++
+		return
+	}
+	p.spec, p.sched = spec, sched
+	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
+	p.changed.SendAsync(true)
+}
+
+func (p *planner) anchors() schedule.Anchors {
+	return schedule.Anchors{Created: p.st.Created, LastRun: p.st.LastRunStart, LastSuccess: p.st.LastSuccessStart}
+}
+
+// handleDue starts what is due at now: a buffered trigger, or the latest
+// nominal fire time that has come (earlier ones are counted as missed).
+func (p *planner) handleDue(ctx workflow.Context, now time.Time) {
+	if p.paused() {
+		p.skipForUntilNextRun(now)
+		return
+	}
+	if p.st.ResumeFrom != nil {
+		// Nominal times that came due during the pause.
+		if p.st.CatchUp != catchUpLatest {
+			end := p.st.ResumeFrom.Add(-time.Nanosecond)
+			if latest, missed, ok := p.sched.Due(p.st.NextRun, end, p.anchors(), dueScanLimit); ok {
+				p.st.Counters.Skipped += missed + 1
+				p.st.Prev = latest
+				p.st.NextRun = p.sched.Next(latest, p.anchors())
+			}
+		}
+		p.st.ResumeFrom, p.st.CatchUp = nil, ""
+	}
+	if t := p.st.Trigger; t != nil && p.st.Running == nil {
+		p.st.Trigger = nil
+		p.startRun(ctx, now, "trigger", t)
+	}
+	latest, missed, ok := p.sched.Due(p.st.NextRun, now, p.anchors(), dueScanLimit)
+	if !ok {
+		return
+	}
+	p.st.Counters.Missed += missed
+	p.st.Prev = latest
+	if p.st.Running != nil {
+		// Overlap: the slot is skipped, never queued behind a long run.
+		p.st.Counters.Skipped++
+	} else {
+		p.startRun(ctx, latest, "schedule", nil)
+	}
+	p.st.NextRun = p.sched.Next(latest, p.anchors())
+}
+
+// wakeTime is when the loop must next wake up by itself, and why.
+func (p *planner) wakeTime() (time.Time, string) {
+	var at time.Time
+	var why string
+	consider := func(t time.Time, reason string) {
+		if !t.IsZero() && (at.IsZero() || t.Before(at)) {
+			at, why = t, reason
+		}
+	}
+	if p.paused() {
+		for _, l := range p.st.Leases {
+			if l.Until != nil {
+				consider(*l.Until, "pause "+l.ID+" expires")
+			}
+			if l.UntilNextRun {
+				consider(p.st.NextRun, "pause "+l.ID+" ends after the run due")
+			}
+		}
+	} else if p.st.Running == nil || p.st.NextRun.IsZero() {
+		consider(p.st.NextRun, "next run")
+	} else {
+		// While a run is in flight, its end wakes the loop; a slot that
+		// comes due meanwhile is counted as overlap-skipped then.
+		consider(p.st.NextRun, "next run (a run is in flight)")
+	}
+	if at.IsZero() {
+		return at, ""
+	}
+	return at, fmt.Sprintf("%s at %s", why, at.UTC().Format(time.RFC3339))
+}
+
+// drain handles every signal already delivered, before continue-as-new.
+func (p *planner) drain(ctx workflow.Context, pause, unpause, trigger workflow.ReceiveChannel) {
+	for {
+		var raw converter.RawValue
+		switch {
+		case pause.ReceiveAsync(&raw):
+			p.onPause(ctx, raw)
+		case unpause.ReceiveAsync(&raw):
+			p.onUnpause(ctx, raw)
+		case trigger.ReceiveAsync(&raw):
+			p.onTrigger(ctx, raw)
+		default:
+			return
+		}
+	}
+}
+
+func (p *planner) reject(ctx workflow.Context, signal string, err error) {
+	p.st.Counters.RejectedSignals++
+	msg := clip(fmt.Sprintf("%s signal at %s rejected: %v", signal, workflow.Now(ctx).UTC().Format(time.RFC3339), err), 2*maxTextLen)
+	p.st.LastRejection = &msg
+	p.logger.Warn("Rejected signal", "signal", signal, "error", err)
+}
+
+func (p *planner) receiveTrigger(ctx workflow.Context, c workflow.ReceiveChannel) {
+	var raw converter.RawValue
+	if c.ReceiveAsync(&raw) {
+		p.onTrigger(ctx, raw)
+	}
+}
+
+func (p *planner) onTrigger(ctx workflow.Context, raw converter.RawValue) {
+	var s TriggerSignal
+	if err := decodeSignal(raw, &s); err != nil {
+		p.reject(ctx, SignalTrigger, err)
+		return
+	}
+	if err := s.validate(); err != nil {
+		p.reject(ctx, SignalTrigger, err)
+		return
+	}
+	if p.paused() && !s.Force {
+		p.reject(ctx, SignalTrigger, errors.New("the plan is paused; trigger with force to run anyway"))
+		return
+	}
+	if p.paused() {
+		// A forced trigger runs now, whatever the leases say.
+		if p.st.Running == nil {
+			p.startRun(ctx, workflow.Now(ctx), "trigger", &s)
+			return
+		}
+	}
+	p.st.Trigger = &s
+}
+
+// isCanceled reports whether err is a cancellation.
+func isCanceled(err error) bool {
+	var ce *temporal.CanceledError
+	return errors.As(err, &ce)
+}

@@ -1,0 +1,122 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/plan"
+)
+
+// RunID returns the workflow ID of the run for a nominal fire time. The ID is
+// derived from the time, so a replayed or retried start can never run the
+// same slot twice.
+func RunID(planID string, nominal time.Time) string {
+	return plan.WorkflowID(planID) + "/run/" + nominal.UTC().Format(time.RFC3339)
+}
+
+// triggerRunID is the ID of a run started by a trigger signal at at.
+func triggerRunID(planID string, at time.Time) string {
+	return plan.WorkflowID(planID) + "/run/" + at.UTC().Format(time.RFC3339Nano) + "/trigger"
+}
+
+func (p *planner) startRun(ctx workflow.Context, nominal time.Time, why string, t *TriggerSignal) {
+	now := workflow.Now(ctx).UTC()
+	id := RunID(p.spec.ID, nominal)
+	summary := fmt.Sprintf("%s %s, due %s", p.spec.Kind, p.spec.ID, nominal.UTC().Format(time.RFC3339))
+	if t != nil {
+		id = triggerRunID(p.spec.ID, now)
+		summary = fmt.Sprintf("%s %s, triggered", p.spec.Kind, p.spec.ID)
+		if t.By != "" {
+			summary += " by " + t.By
+		}
+		if t.Reason != "" {
+			summary += ": " + t.Reason
+		}
+	}
+	cctx, cancel := workflow.WithCancel(ctx)
+	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{
+		WorkflowID:            id,
+		TaskQueue:             activities.TaskQueue,
+		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
+		WaitForCancellation:   true,
+		StaticSummary:         clip(summary, 200),
+		TypedSearchAttributes: temporal.NewSearchAttributes(AttrPlan.ValueSet(p.spec.ID), AttrKind.ValueSet(string(p.spec.Kind))),
+	})
+	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity}
+	if p.spec.Backup != nil {
+		req.Backup = *p.spec.Backup
+	}
+	p.runFuture = workflow.ExecuteChildWorkflow(cctx, BackupRunWorkflowName, req)
+	p.runCancel = cancel
+	p.runsHere++
+	p.st.Running = &RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: OutcomeRunning, Trigger: why}
+	p.st.LastRunStart = now
+	p.st.Counters.Runs++
+}
+
+// finishRun records the outcome of the run in flight.
+func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
+	var res BackupRunResult
+	err := f.Get(ctx, &res)
+	p.runFuture, p.runCancel = nil, nil
+	now := workflow.Now(ctx).UTC()
+	switch {
+	case err == nil:
+		p.endRun(now, OutcomeSucceeded, "", &res)
+	case isCanceled(err):
+		p.endRun(now, OutcomeCancelled, "cancelled", nil)
+	default:
+		p.endRun(now, OutcomeFailed, runError(err), nil)
+	}
+	// The anchors may have moved.
+	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
+}
+
+func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunResult) {
+	r := p.st.Running
+	p.st.Running = nil
+	if r == nil {
+		return
+	}
+	r.Finished = &now
+	r.Outcome = outcome
+	if errMsg != "" {
+		msg := clip(errMsg, 2*maxTextLen)
+		r.Error = &msg
+	}
+	switch outcome {
+	case OutcomeSucceeded:
+		p.st.Counters.Succeeded++
+		p.st.LastSuccess = &now
+		p.st.LastSuccessStart = r.Started
+		if res != nil {
+			r.SnapshotID, r.Files, r.Bytes = res.SnapshotID, res.Files, res.Bytes
+		}
+	case OutcomeCancelled:
+		p.st.Counters.Cancelled++
+	default:
+		p.st.Counters.Failed++
+	}
+	p.st.LastRun = r
+	p.st.RecentRuns = append(p.st.RecentRuns, *r)
+	if n := len(p.st.RecentRuns); n > maxRecentRuns {
+		p.st.RecentRuns = append([]RunRecord(nil), p.st.RecentRuns[n-maxRecentRuns:]...)
+	}
+}
+
+// runError is the activity's own words when a run failed in an activity,
+// not the chain of wrappers around them.
+func runError(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,138 @@
+package workflows
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"time"
+
+	"go.temporal.io/sdk/converter"
+)
+
+// Limits on signal fields, so one signal cannot bloat the carried state.
+const (
+	maxTextLen  = 1024
+	maxPauseFor = 10 * 365 * 24 * time.Hour
+)
+
+var leaseIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$`)
+
+// decodeSignal decodes a raw signal payload strictly: no payload or a JSON
+// null is the zero value; anything but a JSON object with known fields is an
+// error. Decoding ourselves, instead of letting the SDK do it, means a bad
+// payload is counted and reported instead of silently dropped.
+func decodeSignal(raw converter.RawValue, v any) error {
+	p := raw.Payload()
+	if p == nil {
+		return nil
+	}
+	switch enc := string(p.GetMetadata()[converter.MetadataEncoding]); enc {
+	case converter.MetadataEncodingNil:
+		return nil
+	case converter.MetadataEncodingJSON:
+		data := bytes.TrimSpace(p.GetData())
+		if len(data) == 0 || string(data) == "null" {
+			return nil
+		}
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(v); err != nil {
+			return fmt.Errorf("payload %s: %w", clip(string(data), 80), err)
+		}
+		if dec.More() {
+			return fmt.Errorf("payload %s: trailing data after the JSON object", clip(string(data), 80))
+		}
+		return nil
+	default:
+		return fmt.Errorf("payload encoding %q: want JSON", enc)
+	}
+}
+
+func (s PauseSignal) validate(now time.Time) (Lease, error) {
+	l := Lease{ID: s.ID, Reason: s.Reason, By: s.By, Mode: s.Mode, Since: now, UntilNextRun: s.UntilNextRun}
+	set := 0
+	for _, b := range []bool{s.For != "", s.Until != "", s.UntilNextRun} {
+		if b {
+			set++
+		}
+	}
+	if set > 1 {
+		return Lease{}, fmt.Errorf("for, until and until_next_run are exclusive: set at most one")
+	}
+	switch {
+	case s.For != "":
+		d, err := time.ParseDuration(s.For)
+		if err != nil {
+			return Lease{}, fmt.Errorf("for %q: not a duration (like 30m or 2h)", s.For)
+		}
+		if d <= 0 {
+			return Lease{}, fmt.Errorf("for %q: must be positive", s.For)
+		}
+		if d > maxPauseFor {
+			return Lease{}, fmt.Errorf("for %q: longer than 10 years; pause without for/until for an indefinite pause", s.For)
+		}
+		u := now.Add(d).UTC()
+		l.Until = &u
+	case s.Until != "":
+		u, err := time.Parse(time.RFC3339, s.Until)
+		if err != nil {
+			return Lease{}, fmt.Errorf("until %q: not an RFC 3339 time (like 2026-11-24T14:00:00Z)", s.Until)
+		}
+		if !u.After(now) {
+			return Lease{}, fmt.Errorf("until %q: is not in the future", s.Until)
+		}
+		u = u.UTC()
+		l.Until = &u
+	}
+	switch s.Mode {
+	case "":
+		l.Mode = ModeNewRuns
+	case ModeNewRuns, ModeAll:
+	default:
+		return Lease{}, fmt.Errorf("mode %q: want new-runs or all", s.Mode)
+	}
+	if s.ID != "" && !leaseIDPattern.MatchString(s.ID) {
+		return Lease{}, fmt.Errorf("id %q: use up to 64 letters, digits, '.', '_', ':' or '-'", clip(s.ID, 80))
+	}
+	if err := checkText("reason", s.Reason); err != nil {
+		return Lease{}, err
+	}
+	if err := checkText("by", s.By); err != nil {
+		return Lease{}, err
+	}
+	return l, nil
+}
+
+func (s UnpauseSignal) validate() error {
+	switch s.CatchUp {
+	case "", catchUpSkip, catchUpLatest:
+	default:
+		return fmt.Errorf("catchup %q: want skip or latest", s.CatchUp)
+	}
+	if err := checkText("reason", s.Reason); err != nil {
+		return err
+	}
+	return checkText("by", s.By)
+}
+
+func (s TriggerSignal) validate() error {
+	if err := checkText("reason", s.Reason); err != nil {
+		return err
+	}
+	return checkText("by", s.By)
+}
+
+func checkText(field, s string) error {
+	if len(s) > maxTextLen {
+		return fmt.Errorf("%s: %d bytes, longer than %d", field, len(s), maxTextLen)
+	}
+	return nil
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,134 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+)
+
+// state is the plan's state as shown in status and StewardState.
+func (p *planner) state() string {
+	switch {
+	case p.paused():
+		return StatePaused
+	case p.st.Running != nil:
+		return StateRunning
+	default:
+		return StateIdle
+	}
+}
+
+func (p *planner) status() Status {
+	s := Status{
+		Plan:          p.spec.ID,
+		Kind:          string(p.spec.Kind),
+		State:         p.state(),
+		LastSuccess:   p.st.LastSuccess,
+		LastRun:       p.st.LastRun,
+		Counters:      p.st.Counters,
+		RecentRuns:    append([]RunRecord{}, p.st.RecentRuns...),
+		PauseHistory:  append([]PauseRecord{}, p.st.PauseHistory...),
+		Details:       p.details(),
+		LastRejection: p.st.LastRejection,
+		Pause: PauseStatus{
+			Paused: p.paused(),
+			Until:  p.pausedUntil(),
+			Leases: append([]Lease{}, p.st.Leases...),
+		},
+	}
+	if p.st.Running != nil {
+		s.LastRun = p.st.Running
+	}
+	if !p.st.NextRun.IsZero() {
+		n := p.st.NextRun
+		s.NextRun = &n
+	}
+	return s
+}
+
+// details is the one-line summary the Web UI shows as the workflow's
+// current details ("paused until 14:00 UTC by alice: maintenance").
+func (p *planner) details() string {
+	var b strings.Builder
+	switch {
+	case p.paused():
+		b.WriteString("paused")
+		if u := p.pausedUntil(); u != nil {
+			fmt.Fprintf(&b, " until %s", u.UTC().Format("2006-01-02 15:04:05 UTC"))
+		} else {
+			b.WriteString(" indefinitely")
+		}
+		l := p.st.Leases[len(p.st.Leases)-1]
+		if l.By != "" {
+			fmt.Fprintf(&b, " by %s", l.By)
+		}
+		if l.Reason != "" {
+			fmt.Fprintf(&b, ": %s", clip(l.Reason, 120))
+		}
+		if n := len(p.st.Leases); n > 1 {
+			fmt.Fprintf(&b, " (%d leases)", n)
+		}
+	case p.st.Running != nil:
+		fmt.Fprintf(&b, "running %s since %s", p.st.Running.ID, p.st.Running.Started.UTC().Format("15:04:05 UTC"))
+	default:
+		b.WriteString("idle")
+		if !p.st.NextRun.IsZero() {
+			fmt.Fprintf(&b, ", next run %s", p.st.NextRun.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
+	}
+	if r := p.st.LastRun; r != nil {
+		fmt.Fprintf(&b, "; last run %s", r.Outcome)
+	}
+	return b.String()
+}
+
+// attrs is what was last written to search attributes, so the loop upserts
+// (one history event) only on change.
+type attrs struct {
+	state       string
+	pausedUntil time.Time
+	nextRun     time.Time
+	lastSuccess time.Time
+}
+
+// publish shows the plan's state in the Web UI's current details and in
+// search attributes.
+func (p *planner) publish(ctx workflow.Context) {
+	if d := p.details(); d != p.shownDetails {
+		workflow.SetCurrentDetails(ctx, d)
+		p.shownDetails = d
+	}
+	cur := attrs{state: p.state(), nextRun: p.st.NextRun}
+	if u := p.pausedUntil(); u != nil {
+		cur.pausedUntil = *u
+	}
+	if p.st.LastSuccess != nil {
+		cur.lastSuccess = *p.st.LastSuccess
+	}
+	if p.attrsShown && cur == p.shownAttrs {
+		return
+	}
+	err := workflow.UpsertTypedSearchAttributes(ctx,
+		AttrPlan.ValueSet(p.spec.ID),
+		AttrKind.ValueSet(string(p.spec.Kind)),
+		AttrState.ValueSet(cur.state),
+		timeAttr(AttrNextRun, cur.nextRun),
+		timeAttr(AttrPausedUntil, cur.pausedUntil),
+		timeAttr(AttrLastSuccess, cur.lastSuccess),
+	)
+	if err != nil {
+		p.logger.Error("Upsert search attributes", "error", err)
+		return
+	}
+	p.shownAttrs, p.attrsShown = cur, true
+}
+
+func timeAttr(k temporal.SearchAttributeKeyTime, t time.Time) temporal.SearchAttributeUpdate {
+	if t.IsZero() {
+		return k.ValueUnset()
+	}
+	return k.ValueSet(t.UTC())
+}
