@@ -12,7 +12,8 @@ import (
 )
 
 func main() {
-	if err := newApp(os.Stdout, os.Stderr).Run(os.Args); err != nil {
+	app := newApp(os.Stdout, os.Stderr)
+	if err := app.Run(interspersed(app, os.Args)); err != nil {
 		fmt.Fprintln(os.Stderr, "steward:", err)
 		os.Exit(1)
 	}
