@@ -59,6 +59,13 @@ func TestTemporalCLIOperatesPlans(t *testing.T) {
 		t.Fatalf("queried status: %+v", got)
 	}
 
+	// The Web UI's current-details line comes from the workflow metadata
+	// query; it reads as a sentence.
+	out = temporal("workflow", "query", "--workflow-id", wf, "--name", "__temporal_workflow_metadata", "--output", "json")
+	if !strings.Contains(out, "paused until ") || !strings.Contains(out, ": x") {
+		t.Fatalf("current details (workflow metadata) do not say who paused until when:\n%s", out)
+	}
+
 	// Listed by steward's search attributes (visibility is eventually
 	// consistent, so poll).
 	waitFor(t, 30*time.Second, "temporal workflow list to find the paused plan", func() bool {
