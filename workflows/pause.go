@@ -69,8 +69,12 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 	}
 	p.st.Leases = append(kept, l)
 	p.st.ResumeFrom, p.st.CatchUp = nil, ""
-	if l.Mode == ModeAll && p.runCancel != nil {
-		p.runCancel()
+	if l.Mode == ModeAll {
+		reason := "pause " + l.ID + " (mode all)"
+		if l.By != "" {
+			reason += " by " + l.By
+		}
+		p.cancelRun(reason)
 	}
 }
 
@@ -166,6 +170,8 @@ func (p *planner) skipForUntilNextRun(now time.Time) {
 		return
 	}
 	p.st.Counters.Skipped++
+	p.st.Counters.SkippedPaused++
+	p.record(LedgerEntry{Nominal: p.st.NextRun, Outcome: LedgerSkippedPaused, At: now, Detail: "until_next_run"})
 	p.st.Prev = p.st.NextRun
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
 	if !p.paused() {

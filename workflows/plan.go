@@ -26,12 +26,6 @@ const (
 	dueScanLimit = 10000
 )
 
-// Catch-up policies for nominal times that came due while paused.
-const (
-	catchUpSkip   = "skip"
-	catchUpLatest = "latest"
-)
-
 // planner is the PlanWorkflow's in-memory state for one execution.
 type planner struct {
 	spec   plan.Plan
@@ -41,7 +35,9 @@ type planner struct {
 
 	runFuture workflow.ChildWorkflowFuture
 	runCancel workflow.CancelFunc
-	runsHere  int
+	// cancelReason says who cancelled the run in flight, for the ledger.
+	cancelReason string
+	runsHere     int
 
 	// changed wakes the loop after an update handler changed the spec.
 	changed workflow.Channel
@@ -124,9 +120,7 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
 			// The plan was cancelled (steward plan rm): stop the run too.
-			if p.runCancel != nil {
-				p.runCancel()
-			}
+			p.cancelRun("the plan was removed")
 			return err
 		}
 	}
@@ -166,6 +160,16 @@ func newPlanner(ctx workflow.Context, in PlanInput) (*planner, error) {
 func (p *planner) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
 		return p.status(), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryLedger, func(n int) ([]LedgerEntry, error) {
+		return p.ledger(n), nil
+	}); err != nil {
+		return err
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryPreview, func(n int) ([]FireTime, error) {
+		return p.preview(n), nil
 	}); err != nil {
 		return err
 	}
@@ -218,44 +222,6 @@ func (p *planner) anchors() schedule.Anchors {
 	return schedule.Anchors{Created: p.st.Created, LastRun: p.st.LastRunStart, LastSuccess: p.st.LastSuccessStart}
 }
 
-// handleDue starts what is due at now: a buffered trigger, or the latest
-// nominal fire time that has come (earlier ones are counted as missed).
-func (p *planner) handleDue(ctx workflow.Context, now time.Time) {
-	if p.paused() {
-		p.skipForUntilNextRun(now)
-		return
-	}
-	if p.st.ResumeFrom != nil {
-		// Nominal times that came due during the pause.
-		if p.st.CatchUp != catchUpLatest {
-			end := p.st.ResumeFrom.Add(-time.Nanosecond)
-			if latest, missed, ok := p.sched.Due(p.st.NextRun, end, p.anchors(), dueScanLimit); ok {
-				p.st.Counters.Skipped += missed + 1
-				p.st.Prev = latest
-				p.st.NextRun = p.sched.Next(latest, p.anchors())
-			}
-		}
-		p.st.ResumeFrom, p.st.CatchUp = nil, ""
-	}
-	if t := p.st.Trigger; t != nil && p.st.Running == nil {
-		p.st.Trigger = nil
-		p.startRun(ctx, now, "trigger", t)
-	}
-	latest, missed, ok := p.sched.Due(p.st.NextRun, now, p.anchors(), dueScanLimit)
-	if !ok {
-		return
-	}
-	p.st.Counters.Missed += missed
-	p.st.Prev = latest
-	if p.st.Running != nil {
-		// Overlap: the slot is skipped, never queued behind a long run.
-		p.st.Counters.Skipped++
-	} else {
-		p.startRun(ctx, latest, "schedule", nil)
-	}
-	p.st.NextRun = p.sched.Next(latest, p.anchors())
-}
-
 // wakeTime is when the loop must next wake up by itself, and why.
 func (p *planner) wakeTime() (time.Time, string) {
 	var at time.Time
@@ -274,12 +240,18 @@ func (p *planner) wakeTime() (time.Time, string) {
 				consider(p.st.NextRun, "pause "+l.ID+" ends after the run due")
 			}
 		}
-	} else if p.st.Running == nil || p.st.NextRun.IsZero() {
-		consider(p.st.NextRun, "next run")
 	} else {
-		// While a run is in flight, its end wakes the loop; a slot that
-		// comes due meanwhile is counted as overlap-skipped then.
-		consider(p.st.NextRun, "next run (a run is in flight)")
+		if !p.st.NextRun.IsZero() {
+			consider(p.planned(p.st.NextRun), "next run, due "+p.st.NextRun.UTC().Format(time.RFC3339)+",")
+		}
+		if p.st.Running == nil && len(p.st.Queue) > 0 {
+			if t, ok := p.sched.StartAt(p.spec.ID, p.st.Queue[0]); ok {
+				consider(t, "queued run, due "+p.st.Queue[0].UTC().Format(time.RFC3339)+", may start")
+			}
+		}
+	}
+	if !p.st.Overdue {
+		consider(p.deadlineAt(), "deadline")
 	}
 	if at.IsZero() {
 		return at, ""
@@ -332,12 +304,11 @@ func (p *planner) onTrigger(ctx workflow.Context, raw converter.RawValue) {
 		p.reject(ctx, SignalTrigger, errors.New("the plan is paused; trigger with force to run anyway"))
 		return
 	}
-	if p.paused() {
+	if p.paused() && p.st.Running == nil {
 		// A forced trigger runs now, whatever the leases say.
-		if p.st.Running == nil {
-			p.startRun(ctx, workflow.Now(ctx), "trigger", &s)
-			return
-		}
+		now := workflow.Now(ctx)
+		p.startRun(ctx, now, now, &s)
+		return
 	}
 	p.st.Trigger = &s
 }

@@ -77,13 +77,29 @@ type harness struct {
 }
 
 func newHarness(t *testing.T) *harness {
+	return newHarnessWithRunTime(t, 0)
+}
+
+// newHarnessWithRunTime is a harness whose runs each take d of workflow
+// time (a fake run workflow sleeps, then calls the fake backup).
+func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: PlanWorkflowName})
-	env.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
+	if d == 0 {
+		env.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
+	} else {
+		slow := func(ctx workflow.Context, req BackupRunRequest) (BackupRunResult, error) {
+			if err := workflow.Sleep(ctx, d); err != nil {
+				return BackupRunResult{}, err
+			}
+			return BackupRunWorkflow(ctx, req)
+		}
+		env.RegisterWorkflowWithOptions(slow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
+	}
 	fb := &fakeBackups{env: env}
 	env.RegisterActivityWithOptions(fb.Backup, activity.RegisterOptions{Name: activities.Backup})
 	return &harness{t: t, env: env, fb: fb}

@@ -25,12 +25,16 @@ func triggerRunID(planID string, at time.Time) string {
 	return plan.WorkflowID(planID) + "/run/" + at.UTC().Format(time.RFC3339Nano) + "/trigger"
 }
 
-func (p *planner) startRun(ctx workflow.Context, nominal time.Time, why string, t *TriggerSignal) {
+// startRun starts the child run workflow for nominal; t is the trigger
+// signal for a triggered run. startAt is when the run was allowed to start.
+func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *TriggerSignal) {
 	now := workflow.Now(ctx).UTC()
 	id := RunID(p.spec.ID, nominal)
+	why := "schedule"
 	summary := fmt.Sprintf("%s %s, due %s", p.spec.Kind, p.spec.ID, nominal.UTC().Format(time.RFC3339))
+	entry := LedgerEntry{Nominal: nominal, Outcome: LedgerStarted, Started: &now, At: now}
 	if t != nil {
-		id = triggerRunID(p.spec.ID, now)
+		id, why = triggerRunID(p.spec.ID, now), "trigger"
 		summary = fmt.Sprintf("%s %s, triggered", p.spec.Kind, p.spec.ID)
 		if t.By != "" {
 			summary += " by " + t.By
@@ -38,6 +42,23 @@ func (p *planner) startRun(ctx workflow.Context, nominal time.Time, why string, 
 		if t.Reason != "" {
 			summary += ": " + t.Reason
 		}
+		entry.Detail = "triggered"
+		if t.By != "" {
+			entry.Detail += " by " + t.By
+		}
+	} else {
+		planned := p.planned(nominal)
+		entry.Late = lateBy(now.Sub(planned))
+		if startAt.After(planned) {
+			entry.Detail = "waited " + startAt.Sub(planned).Round(time.Second).String() + " for an allowed window"
+			entry.Late = lateBy(now.Sub(startAt))
+		}
+	}
+	entry.RunID = id
+	if e := p.waitingEntry(nominal); e != nil && t == nil {
+		*e = entry
+	} else {
+		p.record(entry)
 	}
 	cctx, cancel := workflow.WithCancel(ctx)
 	cctx = workflow.WithChildOptions(cctx, workflow.ChildWorkflowOptions{
@@ -55,10 +76,19 @@ func (p *planner) startRun(ctx workflow.Context, nominal time.Time, why string, 
 	}
 	p.runFuture = workflow.ExecuteChildWorkflow(cctx, BackupRunWorkflowName, req)
 	p.runCancel = cancel
+	p.cancelReason = ""
 	p.runsHere++
 	p.st.Running = &RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: OutcomeRunning, Trigger: why}
-	p.st.LastRunStart = now
+	p.st.LastRunStart = nominal.UTC()
 	p.st.Counters.Runs++
+}
+
+// cancelRun cancels the run in flight, saying why in the ledger.
+func (p *planner) cancelRun(reason string) {
+	if p.runCancel != nil {
+		p.cancelReason = reason
+		p.runCancel()
+	}
 }
 
 // finishRun records the outcome of the run in flight.
@@ -71,7 +101,11 @@ func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
 	case err == nil:
 		p.endRun(now, OutcomeSucceeded, "", &res)
 	case isCanceled(err):
-		p.endRun(now, OutcomeCancelled, "cancelled", nil)
+		reason := "cancelled"
+		if p.cancelReason != "" {
+			reason = "cancelled: " + p.cancelReason
+		}
+		p.endRun(now, OutcomeCancelled, reason, nil)
 	default:
 		p.endRun(now, OutcomeFailed, runError(err), nil)
 	}
@@ -95,7 +129,8 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 	case OutcomeSucceeded:
 		p.st.Counters.Succeeded++
 		p.st.LastSuccess = &now
-		p.st.LastSuccessStart = r.Started
+		p.st.LastSuccessStart = r.Nominal
+		p.st.Overdue = false
 		if res != nil {
 			r.SnapshotID, r.Files, r.Bytes = res.SnapshotID, res.Files, res.Bytes
 		}
@@ -104,6 +139,12 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 	default:
 		p.st.Counters.Failed++
 	}
+	p.updateLedger(r.ID, func(e *LedgerEntry) {
+		e.Outcome, e.At = outcome, now
+		if errMsg != "" {
+			e.Detail = clip(errMsg, 200)
+		}
+	})
 	p.st.LastRun = r
 	p.st.RecentRuns = append(p.st.RecentRuns, *r)
 	if n := len(p.st.RecentRuns); n > maxRecentRuns {

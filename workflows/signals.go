@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/converter"
+
+	"github.com/steward-ops/steward/internal/schedule"
 )
 
 // Limits on signal fields, so one signal cannot bloat the carried state.
@@ -106,9 +108,9 @@ func (s PauseSignal) validate(now time.Time) (Lease, error) {
 
 func (s UnpauseSignal) validate() error {
 	switch s.CatchUp {
-	case "", catchUpSkip, catchUpLatest:
+	case "", string(schedule.PolicySkip), string(schedule.PolicyLatest), string(schedule.PolicyAll):
 	default:
-		return fmt.Errorf("catchup %q: want skip or latest", s.CatchUp)
+		return fmt.Errorf("catchup %q: want skip, latest or all", s.CatchUp)
 	}
 	if err := checkText("reason", s.Reason); err != nil {
 		return err

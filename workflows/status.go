@@ -16,6 +16,8 @@ func (p *planner) state() string {
 		return StatePaused
 	case p.st.Running != nil:
 		return StateRunning
+	case len(p.st.Queue) > 0:
+		return StateWaiting
 	default:
 		return StateIdle
 	}
@@ -46,7 +48,60 @@ func (p *planner) status() Status {
 		n := p.st.NextRun
 		s.NextRun = &n
 	}
+	if t, ok := p.nextStart(); ok {
+		s.NextStart = &t
+	}
+	s.Overdue = p.st.Overdue
+	if at := p.deadlineAt(); !at.IsZero() {
+		s.DeadlineAt = &at
+	}
+	s.Queued = append([]time.Time{}, p.st.Queue...)
 	return s
+}
+
+// nextStart is when the next run is planned to start.
+func (p *planner) nextStart() (time.Time, bool) {
+	if len(p.st.Queue) > 0 {
+		return p.sched.StartAt(p.spec.ID, p.st.Queue[0])
+	}
+	if p.st.NextRun.IsZero() {
+		return time.Time{}, false
+	}
+	return p.sched.StartAt(p.spec.ID, p.st.NextRun)
+}
+
+// ledger is the ledger query's result: the newest n entries (all for n <= 0).
+func (p *planner) ledger(n int) []LedgerEntry {
+	l := p.st.Ledger
+	if n > 0 && len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return append([]LedgerEntry{}, l...)
+}
+
+// defaultPreview is how many fire times the preview query returns by default.
+const defaultPreview = 10
+
+// preview is the preview query's result: the next n fire times.
+func (p *planner) preview(n int) []FireTime {
+	if n <= 0 {
+		n = defaultPreview
+	}
+	n = min(n, 1000)
+	var out []FireTime
+	for _, q := range p.st.Queue {
+		if t, ok := p.sched.StartAt(p.spec.ID, q); ok && len(out) < n {
+			out = append(out, FireTime{Nominal: q, Start: t})
+		}
+	}
+	prev := p.st.Prev
+	if !p.st.NextRun.IsZero() {
+		prev = p.st.NextRun.Add(-time.Nanosecond)
+	}
+	for _, f := range p.sched.Preview(p.spec.ID, prev, p.anchors(), n-len(out)) {
+		out = append(out, FireTime{Nominal: f.Nominal, Start: f.Start})
+	}
+	return out
 }
 
 // details is the one-line summary the Web UI shows as the workflow's
@@ -73,6 +128,11 @@ func (p *planner) details() string {
 		}
 	case p.st.Running != nil:
 		fmt.Fprintf(&b, "running %s since %s", p.st.Running.ID, p.st.Running.Started.UTC().Format("15:04:05 UTC"))
+	case len(p.st.Queue) > 0:
+		b.WriteString("waiting")
+		if t, ok := p.nextStart(); ok {
+			fmt.Fprintf(&b, " to start the run due %s at %s", p.st.Queue[0].UTC().Format("2006-01-02 15:04:05 UTC"), t.UTC().Format("2006-01-02 15:04:05 UTC"))
+		}
 	default:
 		b.WriteString("idle")
 		if !p.st.NextRun.IsZero() {
@@ -82,12 +142,16 @@ func (p *planner) details() string {
 	if r := p.st.LastRun; r != nil {
 		fmt.Fprintf(&b, "; last run %s", r.Outcome)
 	}
+	if p.st.Overdue {
+		fmt.Fprintf(&b, "; OVERDUE: no success since %s", p.deadlineAt().Add(-p.spec.Schedule.Deadline.D()).UTC().Format("2006-01-02 15:04 UTC"))
+	}
 	return b.String()
 }
 
 // attrs is what was last written to search attributes, so the loop upserts
 // (one history event) only on change.
 type attrs struct {
+	overdue     bool
 	state       string
 	pausedUntil time.Time
 	nextRun     time.Time
@@ -101,7 +165,7 @@ func (p *planner) publish(ctx workflow.Context) {
 		workflow.SetCurrentDetails(ctx, d)
 		p.shownDetails = d
 	}
-	cur := attrs{state: p.state(), nextRun: p.st.NextRun}
+	cur := attrs{state: p.state(), nextRun: p.st.NextRun, overdue: p.st.Overdue}
 	if u := p.pausedUntil(); u != nil {
 		cur.pausedUntil = *u
 	}
@@ -118,6 +182,7 @@ func (p *planner) publish(ctx workflow.Context) {
 		timeAttr(AttrNextRun, cur.nextRun),
 		timeAttr(AttrPausedUntil, cur.pausedUntil),
 		timeAttr(AttrLastSuccess, cur.lastSuccess),
+		AttrOverdue.ValueSet(cur.overdue),
 	)
 	if err != nil {
 		p.logger.Error("Upsert search attributes", "error", err)

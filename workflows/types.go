@@ -27,6 +27,8 @@ const (
 	SignalUnpause = "unpause"
 	SignalTrigger = "trigger"
 	QueryStatus   = "status"
+	QueryLedger   = "ledger"
+	QueryPreview  = "preview"
 	UpdateApply   = "apply"
 )
 
@@ -38,6 +40,7 @@ var (
 	AttrPausedUntil = temporal.NewSearchAttributeKeyTime("StewardPausedUntil")
 	AttrNextRun     = temporal.NewSearchAttributeKeyTime("StewardNextRun")
 	AttrLastSuccess = temporal.NewSearchAttributeKeyTime("StewardLastSuccess")
+	AttrOverdue     = temporal.NewSearchAttributeKeyBool("StewardOverdue")
 )
 
 // SearchAttributes lists every custom search attribute steward needs on a
@@ -49,6 +52,7 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	AttrPausedUntil.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	AttrNextRun.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	AttrLastSuccess.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrOverdue.GetName():     enumspb.INDEXED_VALUE_TYPE_BOOL,
 }
 
 // PlanInput starts a PlanWorkflow. State is nil for a new plan and carries
@@ -71,7 +75,10 @@ type State struct {
 	Prev time.Time `json:"prev"`
 	// NextRun is the next nominal fire time.
 	NextRun time.Time `json:"next_run"`
-	// LastRunStart and LastSuccessStart anchor `every` schedules.
+	// LastRunStart and LastSuccessStart anchor `every` schedules: the
+	// nominal times of the last run and of the last successful run (a
+	// trigger's nominal time is when it was received), so the grid stays put
+	// however late a run started.
 	LastRunStart     time.Time `json:"last_run_start"`
 	LastSuccessStart time.Time `json:"last_success_start"`
 	// LastSuccess is when the last successful run finished.
@@ -90,6 +97,13 @@ type State struct {
 	LeaseSeq      int            `json:"lease_seq"`
 	Counters      Counters       `json:"counters"`
 	LastRejection *string        `json:"last_rejection"`
+	// Queue holds fire times waiting to run: a catch-up backlog, a run
+	// buffered behind the one in flight, or one waiting for its window.
+	Queue []time.Time `json:"queue,omitempty"`
+	// Ledger is the bounded ring of outcomes, oldest first.
+	Ledger []LedgerEntry `json:"ledger"`
+	// Overdue is set while the last success is older than the deadline.
+	Overdue bool `json:"overdue"`
 }
 
 // Counters count what happened to a plan over its whole life.
@@ -102,6 +116,10 @@ type Counters struct {
 	Missed          int `json:"missed"`
 	RejectedSignals int `json:"rejected_signals"`
 	RejectedUpdates int `json:"rejected_updates"`
+	// Skipped counts both of these.
+	SkippedPaused  int `json:"skipped_paused"`
+	OverlapSkipped int `json:"overlap_skipped"`
+	Coalesced      int `json:"coalesced"`
 }
 
 // Run outcomes.
@@ -164,8 +182,8 @@ type PauseSignal struct {
 }
 
 // UnpauseSignal is the payload of the unpause signal. Without ID it ends
-// every lease. CatchUp ("skip" or "latest") says what happens to the nominal
-// times that came due during the pause; the default is skip.
+// every lease. CatchUp ("skip", "latest" or "all") says what happens to the
+// nominal times that came due during the pause; the default is skip.
 type UnpauseSignal struct {
 	ID      string `json:"id,omitempty"`
 	Reason  string `json:"reason,omitempty"`
@@ -197,6 +215,18 @@ type Status struct {
 	PauseHistory  []PauseRecord `json:"pause_history"`
 	Details       string        `json:"details"`
 	LastRejection *string       `json:"last_rejection"`
+	// NextStart is when the next run is planned to start: NextRun plus its
+	// jitter, or the queued run's start.
+	NextStart  *time.Time  `json:"next_start"`
+	Overdue    bool        `json:"overdue"`
+	DeadlineAt *time.Time  `json:"deadline_at"`
+	Queued     []time.Time `json:"queued"`
+}
+
+// FireTime is one upcoming fire time, in the preview query.
+type FireTime struct {
+	Nominal time.Time `json:"nominal"`
+	Start   time.Time `json:"start"`
 }
 
 // PauseStatus says whether the plan is paused, until when and by which leases.
@@ -218,6 +248,7 @@ const (
 	StateIdle    = "idle"
 	StateRunning = "running"
 	StatePaused  = "paused"
+	StateWaiting = "waiting"
 )
 
 // BackupRunRequest starts a BackupRunWorkflow.

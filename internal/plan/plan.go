@@ -9,6 +9,7 @@ package plan
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -46,13 +47,60 @@ type Plan struct {
 	Backup   *Backup  `yaml:"backup,omitempty" json:"backup,omitempty"`
 }
 
-// Schedule says when a plan runs: exactly one of Every and Cron.
+// Schedule says when a plan runs: exactly one of Every and Cron, and when
+// its runs may start and catch up.
+//
+// It travels in workflow history as JSON: add fields, never rename or
+// retype one. An empty field means its default, so specs recorded before a
+// field existed keep their meaning.
 type Schedule struct {
 	Every    Duration `yaml:"every,omitempty" json:"every,omitempty"`
 	Cron     string   `yaml:"cron,omitempty" json:"cron,omitempty"`
 	Timezone string   `yaml:"timezone,omitempty" json:"timezone,omitempty"`
 	Anchor   string   `yaml:"anchor,omitempty" json:"anchor,omitempty"`
+
+	// Jitter delays each run by a deterministic amount below it, so plans
+	// sharing a schedule do not start at once.
+	Jitter Duration `yaml:"jitter,omitempty" json:"jitter,omitempty"`
+	// Windows, if any, are when runs may start ("Mon-Fri 01:00-06:00");
+	// outside them a due run waits.
+	Windows []string `yaml:"windows,omitempty" json:"windows,omitempty"`
+	// Blackout is when runs never start ("Sat 00:00-24:00").
+	Blackout []string `yaml:"blackout,omitempty" json:"blackout,omitempty"`
+	// CatchUp handles fire times missed while the plan could not run: skip,
+	// latest (the default) or all.
+	CatchUp string `yaml:"catchup,omitempty" json:"catchup,omitempty"`
+	// CatchUpWindow is how old a missed fire time may be and still be
+	// caught up; default a year.
+	CatchUpWindow Duration `yaml:"catchup_window,omitempty" json:"catchup_window,omitempty"`
+	// CatchUpMax bounds how many missed fire times catchup all runs;
+	// default 10. A pointer, so that an explicit 0 is an error, not the
+	// default.
+	CatchUpMax *int `yaml:"catchup_max,omitempty" json:"catchup_max,omitempty"`
+	// Overlap says what happens to a fire time while a run is in flight:
+	// skip (the default) or buffer-one.
+	Overlap string `yaml:"overlap,omitempty" json:"overlap,omitempty"`
+	// Deadline raises the freshness alert when the last success is older;
+	// zero means no alert.
+	Deadline Duration `yaml:"deadline,omitempty" json:"deadline,omitempty"`
 }
+
+// Overlap policies: what happens to a fire time while a run is in flight.
+const (
+	// OverlapSkip records the fire time as overlap-skipped.
+	OverlapSkip = "skip"
+	// OverlapBufferOne queues the fire time (one at most) behind the run.
+	OverlapBufferOne = "buffer-one"
+)
+
+// Schedule defaults and bounds.
+const (
+	DefaultCatchUp       = schedule.PolicyLatest
+	DefaultCatchUpWindow = Duration(8760 * time.Hour) // a year, like Temporal Schedules
+	DefaultCatchUpMax    = 10
+	MaxCatchUpMax        = 100
+	DefaultOverlap       = OverlapSkip
+)
 
 // Retry holds a plan's retry policies.
 type Retry struct {
@@ -117,6 +165,20 @@ func (p *Plan) SetDefaults() {
 	if p.Schedule.Every != 0 && p.Schedule.Anchor == "" {
 		p.Schedule.Anchor = string(schedule.AnchorWall)
 	}
+	s := &p.Schedule
+	if s.CatchUp == "" {
+		s.CatchUp = string(DefaultCatchUp)
+	}
+	if s.CatchUpWindow == 0 {
+		s.CatchUpWindow = DefaultCatchUpWindow
+	}
+	if s.CatchUpMax == nil && s.CatchUp == string(schedule.PolicyAll) {
+		n := DefaultCatchUpMax
+		s.CatchUpMax = &n
+	}
+	if s.Overlap == "" {
+		s.Overlap = DefaultOverlap
+	}
 	r := &p.Retry.Activity
 	if r.Initial == 0 {
 		r.Initial = DefaultActivityRetry.Initial
@@ -133,13 +195,40 @@ func (p *Plan) SetDefaults() {
 }
 
 // ScheduleSpec returns the plan's schedule for package schedule.
-func (p *Plan) ScheduleSpec() schedule.Spec {
+func (p *Plan) ScheduleSpec() schedule.Spec { return p.Schedule.spec() }
+
+func (s *Schedule) spec() schedule.Spec {
 	return schedule.Spec{
-		Every:    p.Schedule.Every.D(),
-		Cron:     p.Schedule.Cron,
-		Timezone: p.Schedule.Timezone,
-		Anchor:   schedule.Anchor(p.Schedule.Anchor),
+		Every:    s.Every.D(),
+		Cron:     s.Cron,
+		Timezone: s.Timezone,
+		Anchor:   schedule.Anchor(s.Anchor),
+		Jitter:   s.Jitter.D(),
+		Windows:  s.Windows,
+		Blackout: s.Blackout,
 	}
+}
+
+// CatchUp returns the plan's catch-up policy, with defaults for fields a
+// spec leaves empty. Grace, how late a run still counts as on time, is the
+// workflow's to set.
+func (p *Plan) CatchUp() schedule.CatchUp {
+	s := &p.Schedule
+	c := schedule.CatchUp{
+		Policy: schedule.Policy(s.CatchUp),
+		Window: s.CatchUpWindow.D(),
+		Max:    DefaultCatchUpMax,
+	}
+	if c.Policy == "" {
+		c.Policy = DefaultCatchUp
+	}
+	if c.Window == 0 {
+		c.Window = DefaultCatchUpWindow.D()
+	}
+	if s.CatchUpMax != nil {
+		c.Max = *s.CatchUpMax
+	}
+	return c
 }
 
 // FieldError is a problem with one field of a plan file.
@@ -247,7 +336,10 @@ func (s *Schedule) validate(prefix string) Errors {
 	case s.Every.D() < schedule.MinEvery:
 		add("every", "%v: must be at least %v", s.Every, schedule.MinEvery)
 	}
-	if s.Timezone != "" {
+	switch {
+	case s.Timezone == "Local":
+		add("timezone", "%q: name an IANA zone like Europe/Berlin; steward never uses the host's zone", s.Timezone)
+	case s.Timezone != "":
 		if _, err := time.LoadLocation(s.Timezone); err != nil {
 			add("timezone", "%q: unknown time zone (use an IANA name like Europe/Berlin)", s.Timezone)
 		}
@@ -256,6 +348,82 @@ func (s *Schedule) validate(prefix string) Errors {
 	case "", schedule.AnchorWall, schedule.AnchorLastRun, schedule.AnchorLastSuccess:
 	default:
 		add("anchor", "unknown anchor %q (want wall, last-run or last-success)", s.Anchor)
+	}
+	es = append(es, s.validateStart(prefix)...)
+	es = append(es, s.validateCatchUp(prefix)...)
+	return es
+}
+
+// validateStart checks when runs may start: jitter, windows, blackout.
+func (s *Schedule) validateStart(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	switch {
+	case s.Jitter < 0:
+		add("jitter", "%v: must not be negative", s.Jitter)
+	case s.Every > 0 && s.Jitter >= s.Every:
+		add("jitter", "%v: must be shorter than every (%v), or a run could start after the next one is due", s.Jitter, s.Every)
+	}
+	valid := true
+	check := func(field string, list []string) {
+		for i, w := range list {
+			if _, err := schedule.ParseWindow(w); err != nil {
+				add(fmt.Sprintf("%s[%d]", field, i), "%v", err)
+				valid = false
+			}
+		}
+	}
+	check("windows", s.Windows)
+	check("blackout", s.Blackout)
+	if valid && (len(s.Windows) > 0 || len(s.Blackout) > 0) {
+		spec := schedule.Spec{Every: time.Hour, Windows: s.Windows, Blackout: s.Blackout}
+		if _, err := schedule.New(spec); errors.Is(err, schedule.ErrNeverOpen) {
+			if len(s.Windows) == 0 {
+				add("blackout", "contradictory options: the blackout covers the whole week, so no run could ever start")
+			} else {
+				add("blackout", "contradictory options: the blackout covers every window, so no run could ever start")
+			}
+		}
+	}
+	return es
+}
+
+// validateCatchUp checks catch-up, overlap and deadline.
+func (s *Schedule) validateCatchUp(prefix string) Errors {
+	var es Errors
+	add := func(field, format string, args ...any) {
+		es = append(es, FieldError{prefix + "." + field, fmt.Sprintf(format, args...)})
+	}
+	switch schedule.Policy(s.CatchUp) {
+	case "", schedule.PolicySkip, schedule.PolicyLatest, schedule.PolicyAll:
+	default:
+		add("catchup", "unknown catchup %q (want skip, latest or all)", s.CatchUp)
+	}
+	if s.CatchUpWindow < 0 {
+		add("catchup_window", "%v: must not be negative", s.CatchUpWindow)
+	}
+	if m := s.CatchUpMax; m != nil {
+		switch {
+		case s.CatchUp != string(schedule.PolicyAll):
+			add("catchup_max", "contradictory options: catchup_max applies only to catchup: all, and catchup is %q", cmp.Or(s.CatchUp, string(DefaultCatchUp)))
+		case *m < 1:
+			add("catchup_max", "%d: must be at least 1 (to run no missed fire times, use catchup: skip)", *m)
+		case *m > MaxCatchUpMax:
+			add("catchup_max", "%d: must be at most %d", *m, MaxCatchUpMax)
+		}
+	}
+	switch s.Overlap {
+	case "", OverlapSkip, OverlapBufferOne:
+	default:
+		add("overlap", "unknown overlap %q (want skip or buffer-one)", s.Overlap)
+	}
+	switch {
+	case s.Deadline < 0:
+		add("deadline", "%v: must not be negative (0 means no freshness alert)", s.Deadline)
+	case s.Deadline > 0 && s.Every > 0 && s.Deadline < s.Every:
+		add("deadline", "%v: shorter than every (%v): the plan would always be stale", s.Deadline, s.Every)
 	}
 	return es
 }

@@ -1,9 +1,13 @@
 package plan
 
 import (
+	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-ops/steward/internal/schedule"
 )
 
 const good = `
@@ -88,6 +92,45 @@ func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 		{"negative max attempts", replace("    schedule: {every: 1h}\n", "    schedule: {every: 1h}\n    retry: {activity: {max_attempts: -1}}\n"),
 			[]string{"plans[0].retry.activity.max_attempts: -1: must be positive"}},
 		{"unknown field", replace("every: 1h", "every: 1h, jiter: 5m"), []string{"field jiter not found"}},
+		{"bad window syntax", replace("every: 1h", `every: 1h, windows: ["01:00-06:00", "Mon-Fry 01:00-06:00"]`),
+			[]string{`plans[0].schedule.windows[1]: "Mon-Fry 01:00-06:00": unknown day "Fry"`}},
+		{"window hour out of range", replace("every: 1h", `every: 1h, windows: ["25:00-26:00"]`),
+			[]string{`plans[0].schedule.windows[0]: "25:00-26:00": hour 25 out of range`}},
+		{"bad blackout syntax", replace("every: 1h", `every: 1h, blackout: ["Sat 00:00-23:60"]`),
+			[]string{`plans[0].schedule.blackout[0]: "Sat 00:00-23:60": minute 60 out of range`}},
+		{"empty window", replace("every: 1h", `every: 1h, windows: ["Sat 03:00-03:00"]`),
+			[]string{`plans[0].schedule.windows[0]: "Sat 03:00-03:00": start and end are both 03:00: the window is empty`}},
+		{"blackout covering every window", replace("every: 1h", `every: 1h, windows: ["Mon-Fri 01:00-06:00"], blackout: ["Mon-Fri 00:00-24:00"]`),
+			[]string{"plans[0].schedule.blackout: contradictory options: the blackout covers every window, so no run could ever start"}},
+		{"blackout covering the week", replace("every: 1h", `every: 1h, blackout: ["Mon-Sun 00:00-24:00"]`),
+			[]string{"plans[0].schedule.blackout: contradictory options: the blackout covers the whole week"}},
+		{"catchup_max 0", replace("every: 1h", "every: 1h, catchup: all, catchup_max: 0"),
+			[]string{"plans[0].schedule.catchup_max: 0: must be at least 1 (to run no missed fire times, use catchup: skip)"}},
+		{"catchup_max above 100", replace("every: 1h", "every: 1h, catchup: all, catchup_max: 500"),
+			[]string{"plans[0].schedule.catchup_max: 500: must be at most 100"}},
+		{"catchup_max without catchup all", replace("every: 1h", "every: 1h, catchup_max: 5"),
+			[]string{`plans[0].schedule.catchup_max: contradictory options: catchup_max applies only to catchup: all, and catchup is "latest"`}},
+		{"catchup_max with catchup skip", replace("every: 1h", "every: 1h, catchup: skip, catchup_max: 5"),
+			[]string{`plans[0].schedule.catchup_max: contradictory options: catchup_max applies only to catchup: all, and catchup is "skip"`}},
+		{"negative catchup_window", replace("every: 1h", "every: 1h, catchup_window: -1h"),
+			[]string{"plans[0].schedule.catchup_window: -1h0m0s: must not be negative"}},
+		{"unknown catchup", replace("every: 1h", "every: 1h, catchup: some"),
+			[]string{`plans[0].schedule.catchup: unknown catchup "some" (want skip, latest or all)`}},
+		{"unknown overlap", replace("every: 1h", "every: 1h, overlap: queue"),
+			[]string{`plans[0].schedule.overlap: unknown overlap "queue" (want skip or buffer-one)`}},
+		{"negative jitter", replace("every: 1h", "every: 1h, jitter: -5m"),
+			[]string{"plans[0].schedule.jitter: -5m0s: must not be negative"}},
+		{"jitter as long as every", replace("every: 1h", "every: 1h, jitter: 1h"),
+			[]string{"plans[0].schedule.jitter: 1h0m0s: must be shorter than every (1h0m0s)"}},
+		{"deadline shorter than every", replace("every: 1h", "every: 1h, deadline: 30m"),
+			[]string{"plans[0].schedule.deadline: 30m0s: shorter than every (1h0m0s): the plan would always be stale"}},
+		{"negative deadline", replace("every: 1h", "every: 1h, deadline: -1h"),
+			[]string{"plans[0].schedule.deadline: -1h0m0s: must not be negative"}},
+		{"jitter without a unit", replace("every: 1h", "every: 1h, jitter: 300"), []string{`"300" is not a duration`}},
+		{"host time zone", replace("every: 1h", "every: 1h, timezone: Local"),
+			[]string{`plans[0].schedule.timezone: "Local": name an IANA zone`}},
+		{"CRON_TZ without a schedule", replace(`"CRON_TZ=Europe/Berlin 0 3 * * *"`, `"CRON_TZ=Europe/Berlin"`),
+			[]string{`plans[1].schedule.cron: "CRON_TZ=Europe/Berlin": CRON_TZ=Europe/Berlin: want a schedule after the time zone`}},
 		{"preheat not yet", replace("kind: backup", "kind: preheat"), []string{"plans[0].kind: preheat plans are not supported by this version yet"}},
 		{"empty file", "", []string{"plans: the file is empty"}},
 		{"not YAML", "plans: [", []string{"plans file: yaml:"}},
@@ -104,6 +147,103 @@ func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+const full = `
+plans:
+  - id: home
+    kind: backup
+    schedule:
+      every: 1h
+      timezone: Europe/Berlin
+      anchor: last-success
+      jitter: 5m
+      windows: ["Mon-Fri 01:00-06:00", "Sat,Sun 00:00-24:00"]
+      blackout: ["Sat 00:00-06:00"]
+      catchup: all
+      catchup_window: 24h
+      catchup_max: 3
+      overlap: buffer-one
+      deadline: 36h
+    backup: {source: /home/alice, repository: /mnt/backup/repo, password_env: PW}
+`
+
+func TestScheduleFields(t *testing.T) {
+	f, err := Parse([]byte(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := f.Plans[0]
+	spec := p.ScheduleSpec()
+	if spec.Jitter != 5*time.Minute || len(spec.Windows) != 2 || spec.Windows[1] != "Sat,Sun 00:00-24:00" ||
+		len(spec.Blackout) != 1 || spec.Timezone != "Europe/Berlin" || spec.Anchor != schedule.AnchorLastSuccess {
+		t.Errorf("ScheduleSpec = %+v", spec)
+	}
+	if _, err := schedule.New(spec); err != nil {
+		t.Errorf("schedule.New(ScheduleSpec()): %v", err)
+	}
+	want := schedule.CatchUp{Policy: schedule.PolicyAll, Window: 24 * time.Hour, Max: 3}
+	if got := p.CatchUp(); got != want {
+		t.Errorf("CatchUp = %+v, want %+v", got, want)
+	}
+	if p.Schedule.Overlap != OverlapBufferOne || p.Schedule.Deadline.D() != 36*time.Hour {
+		t.Errorf("schedule = %+v", p.Schedule)
+	}
+
+	// JSON travels in workflow history: snake_case, and it round-trips.
+	b, err := json.Marshal(p.Schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const wantJSON = `{"every":"1h0m0s","timezone":"Europe/Berlin","anchor":"last-success","jitter":"5m0s",` +
+		`"windows":["Mon-Fri 01:00-06:00","Sat,Sun 00:00-24:00"],"blackout":["Sat 00:00-06:00"],"catchup":"all",` +
+		`"catchup_window":"24h0m0s","catchup_max":3,"overlap":"buffer-one","deadline":"36h0m0s"}`
+	if string(b) != wantJSON {
+		t.Errorf("JSON:\n got %s\nwant %s", b, wantJSON)
+	}
+	var back Schedule
+	if err := json.Unmarshal(b, &back); err != nil || !reflect.DeepEqual(back, p.Schedule) {
+		t.Errorf("JSON round trip = %+v, %v", back, err)
+	}
+}
+
+func TestScheduleDefaults(t *testing.T) {
+	f, err := Parse([]byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := f.Plans[0].Schedule
+	if s.CatchUp != "latest" || s.CatchUpWindow.D() != 8760*time.Hour || s.CatchUpMax != nil ||
+		s.Overlap != "skip" || s.Deadline != 0 || s.Jitter != 0 {
+		t.Errorf("defaults = %+v", s)
+	}
+	want := schedule.CatchUp{Policy: schedule.PolicyLatest, Window: 8760 * time.Hour, Max: 10}
+	if got := f.Plans[0].CatchUp(); got != want {
+		t.Errorf("CatchUp = %+v, want %+v", got, want)
+	}
+	// catchup: all gets catchup_max 10.
+	f, err = Parse([]byte(replace("every: 1h", "every: 1h, catchup: all")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := f.Plans[0].Schedule.CatchUpMax; m == nil || *m != 10 {
+		t.Errorf("catchup_max = %v, want 10", m)
+	}
+	// A spec recorded before these fields existed (decoded from workflow
+	// history, no defaults applied) still validates and catches up as
+	// the defaults say.
+	var old Plan
+	if err := json.Unmarshal([]byte(`{"id":"home","kind":"backup","schedule":{"every":"1h0m0s","timezone":"UTC","anchor":"wall"},`+
+		`"retry":{"activity":{"initial":"10s","backoff":2,"max_interval":"5m0s","max_attempts":5}},`+
+		`"backup":{"source":"/home/alice","repository":"/mnt/r","password_env":"PW"}}`), &old); err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Validate(); err != nil {
+		t.Errorf("old spec: %v", err)
+	}
+	if got := old.CatchUp(); got != want {
+		t.Errorf("old spec CatchUp = %+v, want %+v", got, want)
 	}
 }
 

@@ -1,11 +1,47 @@
-// Package schedule computes a plan's nominal fire times. It is pure and
-// deterministic: callers pass the current time and the anchors, so workflows
-// can use it and tests can table-drive it.
+// Package schedule computes a plan's nominal fire times and when the run for
+// each may start. It is pure and deterministic: callers pass the current time
+// and the anchors, nothing reads the clock or the host's time zone, and no
+// result depends on map order, so workflows can use it and tests can
+// table-drive it.
+//
+// # Cron and daylight saving time
+//
+// A cron expression is evaluated on the wall clock of its location: the
+// CRON_TZ= (or TZ=) prefix if it has one, else Spec.Timezone, else UTC; never
+// the host's zone. Each wall time the expression names is then mapped to one
+// instant, and fires once:
+//
+//   - A wall time that does not exist, because the clocks spring forward over
+//     it, fires at the first instant after the gap: the transition itself
+//     (02:30 on the night Berlin jumps from 02:00 to 03:00 fires at 03:00
+//     CEST). Every skipped wall time maps to that instant, and a wall time
+//     that falls on it (03:00) does too; they fire there together, once.
+//   - A wall time that occurs twice, because the clocks fall back, fires at
+//     its first occurrence only. If the previous fire time is already inside
+//     the repeated period, it fires at the first occurrence after it.
+//
+// Next(prev) is always strictly after prev. `every` schedules count elapsed
+// time and ignore the wall clock; so does a cron "@every" descriptor.
+//
+// # Jitter, windows and blackouts
+//
+// A run may start later than its nominal time: first by its jitter, a
+// deterministic delay in [0, Spec.Jitter) that spreads plans sharing a
+// schedule, then until the next instant that is inside an allowed window (if
+// the schedule has windows) and outside every blackout. Windows and blackouts
+// are read on the wall clock of Spec.Timezone (a CRON_TZ prefix does not
+// apply to them); see ParseWindow for their syntax.
+//
+// # Catch-up
+//
+// After downtime, DueTimes lists the fire times that came due and
+// CatchUp.Decide splits them into those to run, missed and coalesced.
 package schedule
 
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -32,12 +68,20 @@ const MinEvery = time.Second
 var cronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour |
 	cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// Spec describes a schedule: exactly one of Every and Cron.
+// Spec describes a schedule: exactly one of Every and Cron, and optionally
+// when runs may start.
 type Spec struct {
 	Every    time.Duration
 	Cron     string
 	Timezone string // IANA name; empty means UTC
 	Anchor   Anchor // for Every; empty means AnchorWall
+
+	// Jitter delays each run by a deterministic amount in [0, Jitter).
+	Jitter time.Duration
+	// Windows, if any, are when runs may start ("Mon-Fri 01:00-06:00").
+	Windows []string
+	// Blackout is when runs must not start ("Sat 00:00-24:00").
+	Blackout []string
 }
 
 // Anchors are the times an `every` schedule may count from. Zero values mean
@@ -48,40 +92,119 @@ type Anchors struct {
 	LastSuccess time.Time
 }
 
+// ErrNeverOpen is returned by New for windows and blackouts that leave no
+// time at which a run could start.
+var ErrNeverOpen = errors.New("contradictory options: no run could ever start")
+
 // Schedule is a compiled Spec.
 type Schedule struct {
 	every  time.Duration
 	anchor Anchor
-	cron   cron.Schedule
-	loc    *time.Location
+
+	cron cron.Schedule
+	// wall is the cron expression evaluated on wall-clock times held in UTC
+	// fields; nil for "@every", which counts elapsed time.
+	wall    *cron.SpecSchedule
+	cronLoc *time.Location // the cron's wall clock: CRON_TZ, else loc
+
+	loc      *time.Location // Spec.Timezone: windows and blackouts
+	jitter   time.Duration
+	windows  []Window
+	blackout []Window
 }
 
 // ParseCron checks a cron expression: 5 fields, 6 with leading seconds,
-// descriptors such as @daily, and an optional CRON_TZ= prefix.
+// descriptors such as @daily, and an optional CRON_TZ= or TZ= prefix.
 func ParseCron(expr string) error {
-	_, err := cronParser.Parse(expr)
+	_, _, err := parseCron(expr)
 	return err
+}
+
+// parseCron parses expr and returns the location of its CRON_TZ or TZ
+// prefix, or nil without one.
+func parseCron(expr string) (cron.Schedule, *time.Location, error) {
+	if strings.HasPrefix(expr, "CRON_TZ=") || strings.HasPrefix(expr, "TZ=") {
+		prefix, rest, _ := strings.Cut(expr, " ")
+		_, name, _ := strings.Cut(prefix, "=")
+		if strings.TrimSpace(rest) == "" {
+			// The cron parser would slice out of range on this.
+			return nil, nil, fmt.Errorf("%s: want a schedule after the time zone", prefix)
+		}
+		if name == "Local" {
+			return nil, nil, errors.New("time zone Local: name an IANA zone like Europe/Berlin; steward never uses the host's zone")
+		}
+	}
+	c, err := cronParser.Parse(expr)
+	if err != nil {
+		return nil, nil, err
+	}
+	spec, ok := c.(*cron.SpecSchedule)
+	if !ok || spec.Location == time.Local {
+		return c, nil, nil
+	}
+	return c, spec.Location, nil
+}
+
+// loadLocation loads an IANA zone; empty means UTC. "Local" is refused: the
+// host's zone must never decide when a plan runs.
+func loadLocation(name string) (*time.Location, error) {
+	if name == "" {
+		return time.UTC, nil
+	}
+	if name == "Local" {
+		return nil, fmt.Errorf("timezone %q: name an IANA zone like Europe/Berlin; steward never uses the host's zone", name)
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("timezone %q: unknown time zone", name)
+	}
+	return l, nil
 }
 
 // New compiles a Spec.
 func New(s Spec) (*Schedule, error) {
-	loc := time.UTC
-	if s.Timezone != "" {
-		l, err := time.LoadLocation(s.Timezone)
-		if err != nil {
-			return nil, fmt.Errorf("timezone %q: unknown time zone", s.Timezone)
-		}
-		loc = l
+	loc, err := loadLocation(s.Timezone)
+	if err != nil {
+		return nil, err
 	}
+	sc := &Schedule{loc: loc, cronLoc: loc}
+	if s.Jitter < 0 {
+		return nil, fmt.Errorf("jitter %v: must not be negative", s.Jitter)
+	}
+	sc.jitter = s.Jitter
+	if sc.windows, err = parseWindows("windows", s.Windows); err != nil {
+		return nil, err
+	}
+	if sc.blackout, err = parseWindows("blackout", s.Blackout); err != nil {
+		return nil, err
+	}
+	if !everOpen(sc.windows, sc.blackout) {
+		if len(sc.windows) == 0 {
+			return nil, fmt.Errorf("blackout covers the whole week: %w", ErrNeverOpen)
+		}
+		return nil, fmt.Errorf("blackout covers every window: %w", ErrNeverOpen)
+	}
+
 	switch {
 	case s.Every != 0 && s.Cron != "":
 		return nil, errors.New("every and cron are exclusive")
 	case s.Cron != "":
-		c, err := cronParser.Parse(s.Cron)
+		c, cronLoc, err := parseCron(s.Cron)
 		if err != nil {
 			return nil, fmt.Errorf("cron %q: %w", s.Cron, err)
 		}
-		return &Schedule{cron: c, loc: loc}, nil
+		sc.cron = c
+		if cronLoc != nil {
+			sc.cronLoc = cronLoc
+		}
+		if spec, ok := c.(*cron.SpecSchedule); ok {
+			// Evaluate on wall-clock times in UTC fields: UTC has no
+			// transitions, so every wall time is seen exactly once, and
+			// resolve maps it to an instant by the package's DST rule.
+			spec.Location = time.UTC
+			sc.wall = spec
+		}
+		return sc, nil
 	case s.Every < MinEvery:
 		return nil, fmt.Errorf("every %v: must be at least %v", s.Every, MinEvery)
 	}
@@ -94,17 +217,32 @@ func New(s Spec) (*Schedule, error) {
 	default:
 		return nil, fmt.Errorf("anchor %q: want wall, last-run or last-success", a)
 	}
-	return &Schedule{every: s.Every, anchor: a, loc: loc}, nil
+	sc.every, sc.anchor = s.Every, a
+	return sc, nil
 }
 
-// Next returns the first nominal fire time strictly after prev.
+func parseWindows(field string, specs []string) ([]Window, error) {
+	var ws []Window
+	for i, s := range specs {
+		w, err := ParseWindow(s)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", field, i, err)
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+// Next returns the first nominal fire time strictly after prev, or the zero
+// time if a cron expression never fires again (such as "0 0 30 2 *").
 //
 // For `every` schedules the fire times are base + k*every, where base is the
 // anchor (the epoch for wall, else the last run or last success, or Created
-// before there is one): a failed run never shifts a last-success grid.
+// before there is one): a failed run never shifts a last-success grid. Cron
+// schedules follow the package's DST rule.
 func (s *Schedule) Next(prev time.Time, a Anchors) time.Time {
 	if s.cron != nil {
-		return s.cron.Next(prev.In(s.loc)).UTC()
+		return s.cronNext(prev)
 	}
 	base := time.Unix(0, 0).UTC()
 	switch s.anchor {
@@ -118,36 +256,6 @@ func (s *Schedule) Next(prev time.Time, a Anchors) time.Time {
 	}
 	k := prev.Sub(base)/s.every + 1
 	return base.Add(k * s.every).UTC()
-}
-
-// Due reports which fire times from next up to now are due: the latest of
-// them (the one to run) and how many earlier ones were missed. It looks at no
-// more than limit fire times, so a long downtime on a short interval stays
-// cheap; missed is then a lower bound. ok is false when next is after now.
-func (s *Schedule) Due(next, now time.Time, a Anchors, limit int) (latest time.Time, missed int, ok bool) {
-	if next.After(now) {
-		return time.Time{}, 0, false
-	}
-	latest = next
-	if s.cron == nil && s.every > 0 {
-		// Closed form: every slot after next is next + k*every.
-		k := int(now.Sub(next) / s.every)
-		return next.Add(time.Duration(k) * s.every), k, true
-	}
-	for i := 0; i < limit; i++ {
-		n := s.Next(latest, a)
-		if n.After(now) {
-			return latest, missed, true
-		}
-		latest = n
-		missed++
-	}
-	// Too many to count: find the latest due time within the last hour (a
-	// cron fires at most once a second).
-	for n := s.Next(now.Add(-time.Hour), a); !n.After(now); n = s.Next(n, a) {
-		latest = n
-	}
-	return latest, missed, true
 }
 
 func firstNonZero(ts ...time.Time) time.Time {

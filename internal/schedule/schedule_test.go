@@ -69,7 +69,7 @@ func TestDue(t *testing.T) {
 		{"three intervals down", every, "2026-03-01T10:00:10Z", "2026-03-01T10:00:45Z", true, "2026-03-01T10:00:40Z", 3},
 		{"a year down, closed form", every, "2025-03-01T10:00:10Z", "2026-03-01T10:00:10Z", true, "2026-03-01T10:00:10Z", 3153600},
 		{"cron, three days down", daily, "2026-03-01T03:00:00Z", "2026-03-03T12:00:00Z", true, "2026-03-03T03:00:00Z", 2},
-		{"cron past the scan limit still finds the latest", perSecond, "2026-03-01T00:00:00Z", "2026-03-01T06:00:00Z", true, "2026-03-01T06:00:00Z", 100},
+		{"cron far past the limit counts exactly", perSecond, "2026-03-01T00:00:00Z", "2026-03-01T06:00:00Z", true, "2026-03-01T06:00:00Z", 6 * 3600},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
