@@ -93,6 +93,15 @@ func TestBackupPlanSurvivesKillDuringPause(t *testing.T) {
 	if h := st.PauseHistory; len(h) != 1 || h[0].EndedBy != "expired" || !h[0].Ended.Equal(until) {
 		t.Fatalf("pause history: %+v", h)
 	}
+	// The ledger explains every fire time of the pause, and the preview
+	// lists the next ones.
+	ledger := s.mustSteward("ledger", "skel")
+	if n := strings.Count(ledger, "skipped-paused"); n < 4 {
+		t.Fatalf("the ledger shows %d fire times skipped during the minute-long pause:\n%s", n, ledger)
+	}
+	if preview := s.mustSteward("plan", "preview", "skel", "-n", "3"); strings.Count(preview, "\n") != 4 {
+		t.Fatalf("plan preview -n 3:\n%s", preview)
+	}
 	for _, r := range st.RecentRuns {
 		if r.Started.After(paused.Pause.Leases[0].Since) && r.Started.Before(until) {
 			t.Fatalf("run %s started during the pause", r.ID)

@@ -129,11 +129,17 @@ func newStack(t *testing.T, env ...string) *stack {
 
 func (s *stack) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 
-// start runs the worker and waits until it says it is ready.
+// start runs the worker with its embedded server and waits until it says
+// it is ready.
 func (s *stack) start(extra ...string) {
 	s.t.Helper()
-	args := append([]string{"--dev", "--dev-db", s.db, "--dev-port", fmt.Sprint(s.port),
-		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e"}, extra...)
+	s.startArgs(append([]string{"--dev", "--dev-db", s.db, "--dev-port", fmt.Sprint(s.port),
+		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e"}, extra...))
+}
+
+// startArgs runs the worker with args and waits until it says it is ready.
+func (s *stack) startArgs(args []string) {
+	s.t.Helper()
 	s.cmd = exec.Command(workerBin, args...)
 	s.cmd.Env = append(os.Environ(), s.env...)
 	s.out = &lockedBuffer{}
@@ -229,13 +235,19 @@ func (s *stack) client() client.Client {
 
 func (s *stack) status(c client.Client, id string) workflows.Status {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	st, err := control.Status(ctx, c, id)
+	st, err := tryStatus(c, id)
 	if err != nil {
 		s.t.Fatalf("status of %s: %v", id, err)
 	}
 	return st
+}
+
+// tryStatus queries a plan's status; right after a restart a query may
+// fail until the worker has reconnected.
+func tryStatus(c client.Client, id string) (workflows.Status, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return control.Status(ctx, c, id)
 }
 
 // waitFor polls cond until it holds or timeout passes.

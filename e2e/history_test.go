@@ -5,11 +5,15 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/workflows"
 )
 
 // recordHistory writes workflow id's history, as `temporal workflow show
@@ -21,10 +25,16 @@ import (
 //	STEWARD_RECORD_HISTORIES=1 go test ./e2e/
 func recordHistory(t *testing.T, c client.Client, id, name string) {
 	t.Helper()
+	recordRunHistory(t, c, id, "", name)
+}
+
+// recordRunHistory records the history of one run of workflow id.
+func recordRunHistory(t *testing.T, c client.Client, id, runID, name string) {
+	t.Helper()
 	if os.Getenv("STEWARD_RECORD_HISTORIES") == "" {
 		return
 	}
-	iter := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	iter := c.GetWorkflowHistory(context.Background(), id, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	var h historypb.History
 	for iter.HasNext() {
 		e, err := iter.Next()
@@ -42,4 +52,11 @@ func recordHistory(t *testing.T, c client.Client, id, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %d events of %s in %s", len(h.Events), id, file)
+}
+
+// tryLedger queries a plan's whole ledger.
+func tryLedger(c client.Client, id string) ([]workflows.LedgerEntry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return control.Ledger(ctx, c, id, 0)
 }

@@ -55,6 +55,7 @@ func planCommand() *cli.Command {
 			{Name: "ls", Usage: "list plans", Flags: []cli.Flag{outputFlag}, Action: planList},
 			{Name: "show", Usage: "show a plan's status", ArgsUsage: "ID", Flags: []cli.Flag{outputFlag}, Action: planShow},
 			{Name: "rm", Usage: "remove a plan (cancels its run in flight)", ArgsUsage: "ID", Action: planRemove},
+			previewCommand(),
 		},
 	}
 }
@@ -104,6 +105,7 @@ func planList(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	control.AddPauseDetails(ctx(c), cl, plans)
 	if asJSON {
 		return writeJSON(c, plans)
 	}
@@ -156,9 +158,9 @@ func planRemove(c *cli.Context) error {
 func pauseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "pause",
-		Usage:     "pause a plan, for a while or until unpaused",
-		ArgsUsage: "ID",
-		Flags: []cli.Flag{
+		Usage:     "pause a plan or a group of plans, for a while or until unpaused",
+		ArgsUsage: "ID | --all | --selector QUERY",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "for", Usage: "pause for `DURATION` (like 2h)"},
 			&cli.StringFlag{Name: "until", Usage: "pause until `TIME` (RFC 3339, like 2026-11-24T14:00:00Z)"},
 			&cli.BoolFlag{Name: "until-next-run", Usage: "skip only the next scheduled run"},
@@ -167,13 +169,17 @@ func pauseCommand() *cli.Command {
 			&cli.StringFlag{Name: "id", Usage: "lease `ID`, to end this pause alone later (default: generated)"},
 			&cli.StringFlag{Name: "mode", Value: workflows.ModeNewRuns, Usage: "new-runs, or all to also cancel the run in flight"},
 			outputFlag,
-		},
+		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
+			s := workflows.PauseSignal{
+				For: c.String("for"), Until: c.String("until"), UntilNextRun: c.Bool("until-next-run"),
+				Reason: c.String("reason"), By: c.String("by"), ID: c.String("id"), Mode: c.String("mode"),
+			}
+			if groupSelected(c) {
+				return pauseGroup(c, s)
+			}
 			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
-				return control.Pause(ctx(c), cl, id, workflows.PauseSignal{
-					For: c.String("for"), Until: c.String("until"), UntilNextRun: c.Bool("until-next-run"),
-					Reason: c.String("reason"), By: c.String("by"), ID: c.String("id"), Mode: c.String("mode"),
-				})
+				return control.Pause(ctx(c), cl, id, s)
 			})
 		},
 	}
@@ -182,20 +188,24 @@ func pauseCommand() *cli.Command {
 func unpauseCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "unpause",
-		Usage:     "end a plan's pause (all leases, or one with --id)",
-		ArgsUsage: "ID",
-		Flags: []cli.Flag{
+		Usage:     "end the pause of a plan or a group of plans (all leases, or one with --id)",
+		ArgsUsage: "ID | --all | --selector QUERY",
+		Flags: append([]cli.Flag{
 			&cli.StringFlag{Name: "id", Usage: "end only lease `ID`"},
-			&cli.StringFlag{Name: "catchup", Usage: "runs that came due while paused: skip (default) or latest"},
+			&cli.StringFlag{Name: "catchup", Usage: "runs that came due while paused: skip (default), latest or all (bounded by catchup_max)"},
 			&cli.StringFlag{Name: "reason", Usage: "why"},
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who unpauses"},
 			outputFlag,
-		},
+		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
+			s := workflows.UnpauseSignal{
+				ID: c.String("id"), CatchUp: c.String("catchup"), Reason: c.String("reason"), By: c.String("by"),
+			}
+			if groupSelected(c) {
+				return unpauseGroup(c, s)
+			}
 			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
-				return control.Unpause(ctx(c), cl, id, workflows.UnpauseSignal{
-					ID: c.String("id"), CatchUp: c.String("catchup"), Reason: c.String("reason"), By: c.String("by"),
-				})
+				return control.Unpause(ctx(c), cl, id, s)
 			})
 		},
 	}

@@ -34,6 +34,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			pauseCommand(),
 			unpauseCommand(),
 			triggerCommand(),
+			ledgerCommand(),
 			setupCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once

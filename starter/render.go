@@ -18,16 +18,23 @@ func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST SUCCESS\tPAUSED UNTIL")
+	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST SUCCESS\tPAUSED UNTIL\tBY\tREASON")
 	for _, p := range plans {
-		paused := "-"
+		paused, by, reason := "-", "-", "-"
 		if p.State == workflows.StatePaused {
 			paused = "indefinitely"
 			if p.PausedUntil != nil {
 				paused = when(p.PausedUntil, now)
 			}
+			by, reason = "?", "?" // the status could not be read
+			if p.PausedBy != nil {
+				by, reason = dash(*p.PausedBy), dash(clipText(*p.PauseReason, 40))
+			}
+			if n := len(p.Leases); n > 1 {
+				reason += fmt.Sprintf(" (+%d leases)", n-1)
+			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, p.Kind, p.State, when(p.NextRun, now), when(p.LastSuccess, now), paused)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, p.Kind, p.State, when(p.NextRun, now), when(p.LastSuccess, now), paused, by, reason)
 	}
 	tw.Flush()
 }
@@ -38,6 +45,16 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 	fmt.Fprintf(tw, "Plan:\t%s (%s)\n", s.Plan, s.Kind)
 	fmt.Fprintf(tw, "State:\t%s\n", s.Details)
 	fmt.Fprintf(tw, "Next run:\t%s\n", when(s.NextRun, now))
+	if s.NextStart != nil && (s.NextRun == nil || !s.NextStart.Equal(*s.NextRun)) {
+		fmt.Fprintf(tw, "Next start:\t%s (jitter, window or queue)\n", when(s.NextStart, now))
+	}
+	if s.DeadlineAt != nil {
+		overdue := ""
+		if s.Overdue {
+			overdue = " OVERDUE"
+		}
+		fmt.Fprintf(tw, "Deadline:\t%s%s\n", when(s.DeadlineAt, now), overdue)
+	}
 	fmt.Fprintf(tw, "Last success:\t%s\n", when(s.LastSuccess, now))
 	if r := s.LastRun; r != nil {
 		fmt.Fprintf(tw, "Last run:\t%s\n", runLine(*r, now))
@@ -111,6 +128,14 @@ func when(t *time.Time, now time.Time) string {
 		rel = (-d).String() + " ago"
 	}
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
+}
+
+// clipText shortens s to n bytes or less, marking the cut.
+func clipText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-3] + "..."
 }
 
 func dash(s string) string {

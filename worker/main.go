@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +40,7 @@ type options struct {
 	DevIP     string
 	DevPort   int
 	DevUIPort int
+	DevConfig map[string]any
 	Plans     string
 	Host      string
 	Conn      control.Connection
@@ -56,6 +58,7 @@ func main() {
 			&cli.StringFlag{Name: "dev-ip", Value: "127.0.0.1", Usage: "address the embedded server and Web UI listen on"},
 			&cli.IntFlag{Name: "dev-port", Value: 7233, Usage: "frontend gRPC port of the embedded server"},
 			&cli.IntFlag{Name: "dev-ui-port", Value: 8233, Usage: "Web UI port of the embedded server (negative: no UI)"},
+			&cli.StringSliceFlag{Name: "dev-dynamic-config-value", Usage: "embedded server dynamic config `KEY=JSON` (repeatable), like the temporal CLI's start-dev"},
 			&cli.StringFlag{Name: "plans", Usage: "apply the plan `FILE` at start"},
 			&cli.StringFlag{Name: "host", Usage: "this worker's host name: it runs the activities of plans with this host (default: the machine's host name)"},
 			&cli.StringFlag{Name: "address", Usage: "Temporal frontend `HOST:PORT` (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)"},
@@ -90,6 +93,17 @@ func parseOptions(c *cli.Context) (options, error) {
 		Conn:      control.Connection{Address: c.String("address"), Namespace: c.String("namespace")},
 		Out:       os.Stdout,
 	}
+	for _, kv := range c.StringSlice("dev-dynamic-config-value") {
+		k, v, ok := strings.Cut(kv, "=")
+		val, err := dynamicValue(v)
+		if !ok || k == "" || err != nil {
+			return o, fmt.Errorf("--dev-dynamic-config-value %q: want KEY=JSON, like limit.historyCount.suggestContinueAsNew=2000", kv)
+		}
+		if o.DevConfig == nil {
+			o.DevConfig = map[string]any{}
+		}
+		o.DevConfig[k] = val
+	}
 	if err := o.LogLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
 	}
@@ -104,6 +118,24 @@ func parseOptions(c *cli.Context) (options, error) {
 		return o, errors.New("--dev and --address are exclusive: --dev runs its own server")
 	}
 	return o, nil
+}
+
+// dynamicValue decodes a dynamic config value written as JSON. Whole
+// numbers become ints: the server's int settings reject float64.
+func dynamicValue(s string) (any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if n, ok := v.(json.Number); ok {
+		if i, err := n.Int64(); err == nil {
+			return int(i), nil
+		}
+		return n.Float64()
+	}
+	return v, nil
 }
 
 // run starts the worker (and with Dev the embedded server) and blocks until
@@ -195,6 +227,7 @@ func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devse
 		Port:             o.DevPort,
 		UIPort:           o.DevUIPort,
 		SearchAttributes: workflows.SearchAttributes,
+		DynamicConfig:    o.DevConfig,
 		Logger:           logger.With("component", "temporal"),
 	})
 	if err != nil {
@@ -204,17 +237,26 @@ func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devse
 	return srv, nil
 }
 
+// heartbeatThrottle is the longest the SDK holds back an activity heartbeat.
+const heartbeatThrottle = 2 * time.Second
+
 // newWorkers returns the worker of the shared queue (workflows, and the
 // activities of plans with no host) and the worker of this host's queue.
 func newWorkers(c client.Client, host string) []worker.Worker {
 	acts := backup.New()
 	acts.Hostname = host
-	shared := worker.New(c, activities.TaskQueue, worker.Options{})
+	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle})
 	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
 	acts.Register(shared)
-	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{DisableWorkflowWorker: true})
+	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{
+		DisableWorkflowWorker: true,
+		// Cancellation reaches an activity only in a heartbeat's reply:
+		// send heartbeats often enough that a pause with mode all stops a
+		// backup within seconds.
+		MaxHeartbeatThrottleInterval: heartbeatThrottle,
+	})
 	acts.Register(hostW)
 	return []worker.Worker{shared, hostW}
 }

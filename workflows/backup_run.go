@@ -14,7 +14,7 @@ import (
 // heartbeats are what tell the server (and a cancellation) it is alive.
 const (
 	backupStartToClose = 24 * time.Hour
-	backupHeartbeat    = 2 * time.Minute
+	backupHeartbeat    = time.Minute
 )
 
 // BackupRunWorkflow runs one backup: a kopia snapshot of the plan's source,
@@ -27,6 +27,9 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunRes
 		HeartbeatTimeout:    backupHeartbeat,
 		RetryPolicy:         retryPolicy(req.Retry),
 		Summary:             "snapshot " + req.Backup.Source,
+		// A cancelled run ends only once the snapshot has really stopped,
+		// so "cancelled" in status means the repository is at rest.
+		WaitForCancellation: true,
 	})
 	var res activities.BackupResult
 	err := workflow.ExecuteActivity(ctx, activities.Backup, activities.BackupRequest{

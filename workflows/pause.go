@@ -68,6 +68,7 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 		kept = append(kept, old)
 	}
 	p.st.Leases = append(kept, l)
+	p.st.Counters.Pauses++
 	p.st.ResumeFrom, p.st.CatchUp = nil, ""
 	if l.Mode == ModeAll {
 		reason := "pause " + l.ID + " (mode all)"
@@ -100,6 +101,7 @@ func (p *planner) onUnpause(ctx workflow.Context, raw converter.RawValue) {
 		p.reject(ctx, SignalUnpause, fmt.Errorf("id %q: no such active lease", clip(s.ID, 80)))
 		return
 	}
+	p.st.Counters.Unpauses++
 	wasPaused := p.paused()
 	kept := p.st.Leases[:0]
 	for _, l := range p.st.Leases {

@@ -120,6 +120,9 @@ type Counters struct {
 	SkippedPaused  int `json:"skipped_paused"`
 	OverlapSkipped int `json:"overlap_skipped"`
 	Coalesced      int `json:"coalesced"`
+	// Pauses and Unpauses count the accepted signals.
+	Pauses   int `json:"pauses"`
+	Unpauses int `json:"unpauses"`
 }
 
 // Run outcomes.

@@ -59,7 +59,7 @@ func New() *Activities {
 		LookupEnv:      os.LookupEnv,
 		ReadFile:       os.ReadFile,
 		Hostname:       hostname(),
-		HeartbeatEvery: 5 * time.Second,
+		HeartbeatEvery: time.Second,
 		Now:            time.Now,
 	}
 }

@@ -258,10 +258,20 @@ func Remove(ctx context.Context, c client.Client, id string) error {
 func notFound(id string, err error) error {
 	var nf *serviceerror.NotFound
 	if errors.As(err, &nf) {
-		return fmt.Errorf("no plan %q is running", id)
+		return &notRunningError{id: id, err: err}
 	}
 	return err
 }
+
+// notRunningError says plan id is not running; it wraps the server's
+// NotFound, so callers can still tell it with errors.As.
+type notRunningError struct {
+	id  string
+	err error
+}
+
+func (e *notRunningError) Error() string { return fmt.Sprintf("no plan %q is running", e.id) }
+func (e *notRunningError) Unwrap() error { return e.err }
 
 // Status returns plan id's status query result.
 func Status(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
@@ -284,6 +294,11 @@ type Summary struct {
 	NextRun     *time.Time `json:"next_run"`
 	LastSuccess *time.Time `json:"last_success"`
 	PausedUntil *time.Time `json:"paused_until"`
+	// PausedBy, PauseReason and Leases describe a paused plan's pause,
+	// from its status (see AddPauseDetails); null otherwise.
+	PausedBy    *string           `json:"paused_by"`
+	PauseReason *string           `json:"pause_reason"`
+	Leases      []workflows.Lease `json:"leases"`
 }
 
 // List returns the running plans, sorted by ID.

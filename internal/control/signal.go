@@ -26,9 +26,16 @@ func Pause(ctx context.Context, c client.Client, id string, s workflows.PauseSig
 	if s.ID == "" {
 		s.ID = newLeaseID()
 	}
+	sent := time.Now()
 	return signalAndConfirm(ctx, c, id, workflows.SignalPause, s, func(st workflows.Status) bool {
 		for _, l := range st.Pause.Leases {
 			if l.ID == s.ID && l.Since.After(time.Time{}) {
+				return true
+			}
+		}
+		// A short lease (until_next_run) may have ended already.
+		for _, h := range st.PauseHistory {
+			if h.ID == s.ID && h.Ended.After(sent.Add(-time.Minute)) {
 				return true
 			}
 		}
