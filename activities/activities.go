@@ -96,3 +96,50 @@ type CheckBackupRequest struct {
 type CheckBackupResult struct {
 	Problems []string `json:"problems"`
 }
+
+// CheckPreconditions checks a plan's preconditions on its host before a run.
+const CheckPreconditions = "CheckPreconditions"
+
+// Precondition verdicts, from the exit code protocol of command hooks (0
+// proceed, 1 skip, 75 wait, anything else fail) and from the built-in checks
+// (a built-in check that does not hold says wait: the drive may be plugged
+// in, the disk may be freed).
+const (
+	VerdictProceed = "proceed"
+	VerdictSkip    = "skip"
+	VerdictWait    = "wait"
+	VerdictFail    = "fail"
+)
+
+// Precondition is one check. Exactly one of PathExists, Mounted, MinFree
+// (bytes free on the file system holding MinFreePath) and Command is set.
+type Precondition struct {
+	PathExists  string   `json:"path_exists,omitempty"`
+	Mounted     string   `json:"mounted,omitempty"`
+	MinFree     int64    `json:"min_free,omitempty"`
+	MinFreePath string   `json:"min_free_path,omitempty"`
+	Command     []string `json:"command,omitempty"`
+	// Timeout bounds a command; the whole process group is killed at it.
+	Timeout time.Duration `json:"timeout,omitempty"`
+}
+
+// CheckPreconditionsRequest lists a plan's preconditions. Env holds plan
+// values given to commands as environment variables (STEWARD_PLAN, ...),
+// never interpolated into their arguments.
+type CheckPreconditionsRequest struct {
+	PlanID        string            `json:"plan_id"`
+	Nominal       time.Time         `json:"nominal"`
+	Preconditions []Precondition    `json:"preconditions"`
+	Env           map[string]string `json:"env,omitempty"`
+}
+
+// CheckPreconditionsResult is the verdict of the first precondition that
+// does not say proceed (or proceed when all do), and why.
+type CheckPreconditionsResult struct {
+	Verdict string `json:"verdict"`
+	// Index is the precondition that decided, -1 when all proceed.
+	Index  int    `json:"index"`
+	Reason string `json:"reason,omitempty"`
+	// Output is the command's combined output, capped.
+	Output string `json:"output,omitempty"`
+}

@@ -88,5 +88,8 @@ func TestTemporalCLIOperatesPlans(t *testing.T) {
 		out, err := s.temporal("workflow", "list", "--query", `StewardPlan="viacli" AND StewardState="idle"`)
 		return err == nil && strings.Contains(out, wf)
 	})
+	if out := temporal("workflow", "list", "--query", `StewardPlan="viacli" AND StewardOverdue=false`); !strings.Contains(out, wf) {
+		t.Fatalf("the plan is not listed as not overdue:\n%s", out)
+	}
 	recordHistory(t, c, wf, "plan-temporal-cli-pause-unpause")
 }

@@ -109,3 +109,58 @@ func renderPreview(w io.Writer, fires []workflows.FireTime, now time.Time) {
 	}
 	tw.Flush()
 }
+
+func runsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "runs",
+		Usage:     "list a plan's run records (kept per its history settings)",
+		ArgsUsage: "ID",
+		Flags:     []cli.Flag{outputFlag},
+		Action: func(c *cli.Context) error {
+			asJSON, err := jsonOutput(c)
+			if err != nil {
+				return err
+			}
+			id, err := planArg(c)
+			if err != nil {
+				return err
+			}
+			cl, _, err := dial(c)
+			if err != nil {
+				return err
+			}
+			defer cl.Close()
+			st, err := control.Status(ctx(c), cl, id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(c, st.RecentRuns)
+			}
+			renderRuns(c.App.Writer, st.RecentRuns, time.Now())
+			return nil
+		},
+	}
+}
+
+func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no run records")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tOUTCOME\tSTARTED\tTOOK\tSNAPSHOT\tERROR")
+	for i := len(runs) - 1; i >= 0; i-- {
+		r := runs[i]
+		took := "-"
+		if r.Finished != nil {
+			took = r.Finished.Sub(r.Started).Round(time.Millisecond).String()
+		}
+		errText := "-"
+		if r.Error != nil {
+			errText = clipText(*r.Error, 80)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Outcome, when(&r.Started, now), took, dash(r.SnapshotID), errText)
+	}
+	tw.Flush()
+}

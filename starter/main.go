@@ -35,6 +35,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			unpauseCommand(),
 			triggerCommand(),
 			ledgerCommand(),
+			runsCommand(),
 			setupCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once

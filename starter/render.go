@@ -59,6 +59,9 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 	if r := s.LastRun; r != nil {
 		fmt.Fprintf(tw, "Last run:\t%s\n", runLine(*r, now))
 	}
+	if s.Retry.NextAt != nil {
+		fmt.Fprintf(tw, "Retrying:\t%d/%d, next at %s\n", s.Retry.Attempt, s.Retry.Max, when(s.Retry.NextAt, now))
+	}
 	c := s.Counters
 	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
 		c.Runs, c.Succeeded, c.Failed, c.Cancelled, c.Skipped, c.Missed, c.RejectedSignals)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/activities/backup"
+	"github.com/steward-ops/steward/activities/gate"
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/internal/plan"
@@ -245,11 +246,13 @@ const heartbeatThrottle = 2 * time.Second
 func newWorkers(c client.Client, host string) []worker.Worker {
 	acts := backup.New()
 	acts.Hostname = host
+	checks := gate.New()
 	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle})
 	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
 	acts.Register(shared)
+	checks.Register(shared)
 	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{
 		DisableWorkflowWorker: true,
 		// Cancellation reaches an activity only in a heartbeat's reply:
@@ -258,6 +261,7 @@ func newWorkers(c client.Client, host string) []worker.Worker {
 		MaxHeartbeatThrottleInterval: heartbeatThrottle,
 	})
 	acts.Register(hostW)
+	checks.Register(hostW)
 	return []worker.Worker{shared, hostW}
 }
 

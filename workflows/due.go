@@ -32,9 +32,10 @@ func (p *planner) handleDue(ctx workflow.Context, now time.Time) {
 		}
 		p.st.ResumeFrom, p.st.CatchUp = nil, ""
 	}
-	if t := p.st.Trigger; t != nil && p.st.Running == nil {
-		p.st.Trigger = nil
-		p.startRun(ctx, now, now, t)
+	recheckDue := p.st.Recheck == nil || !p.st.Recheck.After(now)
+	if t := p.st.Trigger; t != nil && !p.busy() && recheckDue {
+		p.st.Trigger, p.st.Recheck = nil, nil
+		p.launch(ctx, PendingRun{Nominal: now, StartAt: now, Trigger: t})
 	}
 	due, more := p.sched.DueTimes(p.st.NextRun, now, p.anchors(), maxListed)
 	if len(due) > 0 {
@@ -47,6 +48,7 @@ func (p *planner) handleDue(ctx workflow.Context, now time.Time) {
 		p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
 	}
 	p.startQueued(ctx, now)
+	p.handleRetry(ctx, now)
 }
 
 // skipPausedTimes records the fire times before end that came due while the
@@ -66,18 +68,18 @@ func (p *planner) skipPausedTimes(end, now time.Time) {
 // enqueue decides what happens to fire times that came due: with a run in
 // flight the overlap policy applies; otherwise the catch-up policy does.
 func (p *planner) enqueue(due []time.Time, policy schedule.CatchUp, now time.Time) {
-	if p.st.Running != nil {
+	if p.busy() {
 		for i, t := range due {
 			if p.spec.Schedule.Overlap == plan.OverlapBufferOne && len(p.st.Queue) == 0 && i == len(due)-1 {
 				p.st.Queue = append(p.st.Queue, t)
 				p.record(LedgerEntry{Nominal: t, Outcome: LedgerWaiting, At: now,
-					Detail: "buffered behind the run in flight: " + p.st.Running.ID})
+					Detail: "buffered behind the run in flight"})
 				continue
 			}
 			p.st.Counters.Skipped++
 			p.st.Counters.OverlapSkipped++
 			p.record(LedgerEntry{Nominal: t, Outcome: LedgerOverlapSkipped, At: now,
-				Detail: "a run was in flight: " + p.st.Running.ID})
+				Detail: "a run was in flight"})
 		}
 		return
 	}
@@ -121,7 +123,10 @@ func (p *planner) grace(latest time.Time) time.Duration {
 // startQueued starts the oldest queued fire time once its start time (its
 // jitter, then the next allowed window) has come.
 func (p *planner) startQueued(ctx workflow.Context, now time.Time) {
-	for p.st.Running == nil && len(p.st.Queue) > 0 {
+	if p.st.Recheck != nil && p.st.Recheck.After(now) {
+		return
+	}
+	for !p.busy() && len(p.st.Queue) > 0 {
 		head := p.st.Queue[0]
 		at, ok := p.sched.StartAt(p.spec.ID, head)
 		if !ok {
@@ -138,7 +143,8 @@ func (p *planner) startQueued(ctx workflow.Context, now time.Time) {
 			return
 		}
 		p.st.Queue = p.st.Queue[1:]
-		p.startRun(ctx, head, at, nil)
+		p.st.Recheck = nil
+		p.launch(ctx, PendingRun{Nominal: head, StartAt: at})
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 
 // Bounds on what PlanWorkflow keeps and does per execution.
 const (
-	maxRecentRuns   = 20
 	maxPauseHistory = 20
 	maxLeases       = 32
 	// runsPerExecution bounds history growth even when the server does not
@@ -37,7 +36,13 @@ type planner struct {
 	runCancel workflow.CancelFunc
 	// cancelReason says who cancelled the run in flight, for the ledger.
 	cancelReason string
-	runsHere     int
+	// checkFuture is the precondition check in flight.
+	checkFuture workflow.Future
+	// failuresV1 enables preconditions, run-level retries, the circuit
+	// breaker and run-record retention: executions started before they
+	// existed replay without them.
+	failuresV1 bool
+	runsHere   int
 
 	// changed wakes the loop after an update handler changed the spec.
 	changed workflow.Channel
@@ -61,6 +66,7 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 	if err := p.registerHandlers(ctx); err != nil {
 		return err
 	}
+	p.failuresV1 = workflow.GetVersion(ctx, "failures", workflow.DefaultVersion, 1) >= 1
 	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
 	unpauseCh := workflow.GetSignalChannel(ctx, SignalUnpause)
 	triggerCh := workflow.GetSignalChannel(ctx, SignalTrigger)
@@ -71,16 +77,17 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 	for {
 		now := workflow.Now(ctx)
 		p.expireLeases(now)
+		p.expireRecords(now)
 		p.handleDue(ctx, now)
 		p.publish(ctx)
 
-		if p.st.Running == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+		if !p.busy() && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
-			if p.st.Running == nil {
+			if !p.busy() {
 				return workflow.NewContinueAsNewError(ctx, PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
@@ -117,6 +124,9 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		if p.runFuture != nil {
 			sel.AddFuture(p.runFuture, func(f workflow.Future) { p.finishRun(ctx, f) })
 		}
+		if p.checkFuture != nil {
+			sel.AddFuture(p.checkFuture, func(f workflow.Future) { p.finishCheck(ctx, f) })
+		}
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
 			// The plan was cancelled (steward plan rm): stop the run too.
@@ -134,6 +144,7 @@ func newPlanner(ctx workflow.Context, in PlanInput) (*planner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("plan.schedule: %w", err)
 	}
+	in.Spec.SetDefaults()
 	st := in.State
 	if st == nil {
 		now := workflow.Now(ctx).UTC()
@@ -253,6 +264,15 @@ func (p *planner) wakeTime() (time.Time, string) {
 	if !p.st.Overdue {
 		consider(p.deadlineAt(), "deadline")
 	}
+	if !p.paused() && !p.busy() {
+		if r := p.st.Retry; r != nil {
+			consider(r.NextAt, fmt.Sprintf("retry %d/%d", r.Attempt, p.maxRetries()))
+		}
+		if p.st.Recheck != nil {
+			consider(*p.st.Recheck, "preconditions checked again")
+		}
+	}
+	consider(p.nextRecordExpiry(), "a run record expires")
 	if at.IsZero() {
 		return at, ""
 	}
@@ -304,10 +324,10 @@ func (p *planner) onTrigger(ctx workflow.Context, raw converter.RawValue) {
 		p.reject(ctx, SignalTrigger, errors.New("the plan is paused; trigger with force to run anyway"))
 		return
 	}
-	if p.paused() && p.st.Running == nil {
+	if p.paused() && !p.busy() {
 		// A forced trigger runs now, whatever the leases say.
 		now := workflow.Now(ctx)
-		p.startRun(ctx, now, now, &s)
+		p.launch(ctx, PendingRun{Nominal: now, StartAt: now, Trigger: &s})
 		return
 	}
 	p.st.Trigger = &s

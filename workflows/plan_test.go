@@ -24,10 +24,11 @@ var t0 = time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)
 
 // fakeBackups records every backup activity call.
 type fakeBackups struct {
-	mu    sync.Mutex
-	env   *testsuite.TestWorkflowEnvironment
-	calls []backupCall
-	fail  error
+	mu     sync.Mutex
+	env    *testsuite.TestWorkflowEnvironment
+	calls  []backupCall
+	fail   error
+	failIf func(runID string) error
 }
 
 type backupCall struct {
@@ -42,6 +43,11 @@ func (f *fakeBackups) Backup(ctx context.Context, req activities.BackupRequest) 
 	if f.fail != nil {
 		return activities.BackupResult{}, f.fail
 	}
+	if f.failIf != nil {
+		if err := f.failIf(req.RunID); err != nil {
+			return activities.BackupResult{}, err
+		}
+	}
 	return activities.BackupResult{SnapshotID: "k" + req.RunID[len(req.RunID)-9:], Files: 3, Bytes: 42}, nil
 }
 
@@ -53,6 +59,12 @@ func (f *fakeBackups) runIDs() []string {
 		ids = append(ids, c.runID)
 	}
 	return ids
+}
+
+// noRunRetries turns run-level retries off.
+func noRunRetries(p *plan.Plan) {
+	zero := 0
+	p.Retry.Run.MaxRetries = &zero
 }
 
 func backupPlan(every time.Duration) plan.Plan {
@@ -339,6 +351,7 @@ func TestFailedRunIsRecorded(t *testing.T) {
 	p := backupPlan(time.Hour)
 	p.Retry.Activity.MaxAttempts = 2
 	p.Retry.Activity.Initial = plan.Duration(time.Second)
+	noRunRetries(&p)
 	h.run(p, time.Hour+time.Minute)
 
 	if len(h.fb.calls) != 2 {
@@ -402,7 +415,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	if st.Counters.RejectedSignals != 1 || len(st.PauseHistory) != 3 || st.Running != nil {
 		t.Fatalf("carried state: counters %+v history %d running %v", st.Counters, len(st.PauseHistory), st.Running)
 	}
-	if !st.NextRun.After(st.Prev) || len(st.RecentRuns) != maxRecentRuns {
+	if !st.NextRun.After(st.Prev) || len(st.RecentRuns) != plan.DefaultHistoryMax {
 		t.Fatalf("carried schedule: prev %s next %s recent %d", st.Prev, st.NextRun, len(st.RecentRuns))
 	}
 

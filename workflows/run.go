@@ -28,7 +28,19 @@ func triggerRunID(planID string, at time.Time) string {
 // startRun starts the child run workflow for nominal; t is the trigger
 // signal for a triggered run. startAt is when the run was allowed to start.
 func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *TriggerSignal) {
+	p.startAttempt(ctx, PendingRun{Nominal: nominal, StartAt: startAt, Trigger: t})
+}
+
+// startAttempt starts the child run workflow for one attempt of a fire time
+// (attempt 0 is the run itself, later ones are run-level retries).
+func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
+	nominal, startAt, t := pr.Nominal, pr.StartAt, pr.Trigger
 	now := workflow.Now(ctx).UTC()
+	if pr.Attempt == 0 && p.st.Retry != nil {
+		// A new run supersedes the retries of an older one.
+		p.st.Retry = nil
+		p.failedFinally(now)
+	}
 	id := RunID(p.spec.ID, nominal)
 	why := "schedule"
 	summary := fmt.Sprintf("%s %s, due %s", p.spec.Kind, p.spec.ID, nominal.UTC().Format(time.RFC3339))
@@ -54,8 +66,13 @@ func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *
 			entry.Late = lateBy(now.Sub(startAt))
 		}
 	}
+	if pr.Attempt > 0 {
+		id = fmt.Sprintf("%s/retry-%d", pr.BaseID, pr.Attempt)
+		entry.Late = ""
+		entry.Detail = fmt.Sprintf("retry %d/%d", pr.Attempt, p.maxRetries())
+	}
 	entry.RunID = id
-	if e := p.waitingEntry(nominal); e != nil && t == nil {
+	if e := p.waitingEntry(nominal); e != nil && t == nil && pr.Attempt == 0 {
 		*e = entry
 	} else {
 		p.record(entry)
@@ -78,9 +95,11 @@ func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *
 	p.runCancel = cancel
 	p.cancelReason = ""
 	p.runsHere++
-	p.st.Running = &RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: OutcomeRunning, Trigger: why}
-	p.st.LastRunStart = nominal.UTC()
-	p.st.Counters.Runs++
+	p.st.Running = &RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: OutcomeRunning, Trigger: why, Attempt: pr.Attempt}
+	if pr.Attempt == 0 {
+		p.st.LastRunStart = nominal.UTC()
+		p.st.Counters.Runs++
+	}
 }
 
 // cancelRun cancels the run in flight, saying why in the ledger.
@@ -125,12 +144,14 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		msg := clip(errMsg, 2*maxTextLen)
 		r.Error = &msg
 	}
+	detail := clip(errMsg, 200)
 	switch outcome {
 	case OutcomeSucceeded:
 		p.st.Counters.Succeeded++
 		p.st.LastSuccess = &now
 		p.st.LastSuccessStart = r.Nominal
 		p.st.Overdue = false
+		p.st.ConsecutiveFailures = 0
 		if res != nil {
 			r.SnapshotID, r.Files, r.Bytes = res.SnapshotID, res.Files, res.Bytes
 		}
@@ -138,18 +159,20 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		p.st.Counters.Cancelled++
 	default:
 		p.st.Counters.Failed++
+		if next, ok := p.scheduleRetry(r, now); ok {
+			detail = fmt.Sprintf("%s; retry %d/%d at %s", detail, r.Attempt+1, p.maxRetries(), next.UTC().Format(time.RFC3339))
+		} else {
+			p.failedFinally(now)
+		}
 	}
 	p.updateLedger(r.ID, func(e *LedgerEntry) {
 		e.Outcome, e.At = outcome, now
-		if errMsg != "" {
-			e.Detail = clip(errMsg, 200)
+		if detail != "" {
+			e.Detail = detail
 		}
 	})
 	p.st.LastRun = r
-	p.st.RecentRuns = append(p.st.RecentRuns, *r)
-	if n := len(p.st.RecentRuns); n > maxRecentRuns {
-		p.st.RecentRuns = append([]RunRecord(nil), p.st.RecentRuns[n-maxRecentRuns:]...)
-	}
+	p.addRecord(*r, now)
 }
 
 // runError is the activity's own words when a run failed in an activity,

@@ -115,6 +115,7 @@ func TestLastSuccessAnchorIgnoresFailures(t *testing.T) {
 			p := backupPlan(time.Hour)
 			p.Schedule.Anchor = tc.anchor
 			p.Retry.Activity.MaxAttempts = 1
+			noRunRetries(&p)
 			var st Status
 			h.at(20*time.Minute, func() { h.signal(SignalTrigger, nil) })
 			h.at(25*time.Minute, func() { st = h.status() })
@@ -213,6 +214,7 @@ func TestDeadlineRaisesFreshnessAlert(t *testing.T) {
 	p := backupPlan(time.Hour)
 	p.Schedule.Deadline = plan.Duration(150 * time.Minute)
 	p.Retry.Activity.MaxAttempts = 1
+	noRunRetries(&p)
 	var before, after Status
 	var l []LedgerEntry
 	h.at(2*time.Hour+29*time.Minute, func() { before = h.status() })

@@ -16,7 +16,11 @@ func (p *planner) state() string {
 		return StatePaused
 	case p.st.Running != nil:
 		return StateRunning
-	case len(p.st.Queue) > 0:
+	case p.st.Checking != nil:
+		return StateRunning
+	case p.st.Retry != nil:
+		return StateRetrying
+	case len(p.st.Queue) > 0 || p.st.Trigger != nil:
 		return StateWaiting
 	default:
 		return StateIdle
@@ -56,6 +60,11 @@ func (p *planner) status() Status {
 		s.DeadlineAt = &at
 	}
 	s.Queued = append([]time.Time{}, p.st.Queue...)
+	s.Retry.Max = p.maxRetries()
+	if r := p.st.Retry; r != nil {
+		next := r.NextAt
+		s.Retry.Attempt, s.Retry.NextAt = r.Attempt, &next
+	}
 	return s
 }
 
@@ -128,6 +137,10 @@ func (p *planner) details() string {
 		}
 	case p.st.Running != nil:
 		fmt.Fprintf(&b, "running %s since %s", p.st.Running.ID, p.st.Running.Started.UTC().Format("15:04:05 UTC"))
+	case p.st.Checking != nil:
+		fmt.Fprintf(&b, "checking preconditions of the run due %s", p.st.Checking.Nominal.UTC().Format("2006-01-02 15:04:05 UTC"))
+	case p.st.Retry != nil:
+		fmt.Fprintf(&b, "retrying %d/%d, next at %s", p.st.Retry.Attempt, p.maxRetries(), p.st.Retry.NextAt.UTC().Format("2006-01-02 15:04:05 UTC"))
 	case len(p.st.Queue) > 0:
 		b.WriteString("waiting")
 		if t, ok := p.nextStart(); ok {

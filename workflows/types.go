@@ -104,6 +104,28 @@ type State struct {
 	Ledger []LedgerEntry `json:"ledger"`
 	// Overdue is set while the last success is older than the deadline.
 	Overdue bool `json:"overdue"`
+	// Checking is the run whose preconditions are being checked.
+	Checking *PendingRun `json:"checking,omitempty"`
+	// Retry is the failed run waiting for its next run-level retry.
+	Retry *PendingRun `json:"retry,omitempty"`
+	// Recheck is when the queued run's preconditions are checked again.
+	Recheck *time.Time `json:"recheck,omitempty"`
+	// ConsecutiveFailures counts fire times that failed for good in a row.
+	ConsecutiveFailures int `json:"consecutive_failures"`
+}
+
+// PendingRun is a run that is not in flight yet: its preconditions are
+// being checked, or it waits for a run-level retry.
+type PendingRun struct {
+	Nominal time.Time      `json:"nominal"`
+	StartAt time.Time      `json:"start_at"`
+	Trigger *TriggerSignal `json:"trigger,omitempty"`
+	// Attempt is the run-level retry this is (0: the first try); BaseID
+	// is the first try's run ID.
+	Attempt int    `json:"attempt,omitempty"`
+	BaseID  string `json:"base_id,omitempty"`
+	// NextAt is when a retry is due.
+	NextAt time.Time `json:"next_at,omitempty"`
 }
 
 // Counters count what happened to a plan over its whole life.
@@ -117,9 +139,11 @@ type Counters struct {
 	RejectedSignals int `json:"rejected_signals"`
 	RejectedUpdates int `json:"rejected_updates"`
 	// Skipped counts both of these.
-	SkippedPaused  int `json:"skipped_paused"`
-	OverlapSkipped int `json:"overlap_skipped"`
-	Coalesced      int `json:"coalesced"`
+	SkippedPaused       int `json:"skipped_paused"`
+	OverlapSkipped      int `json:"overlap_skipped"`
+	Coalesced           int `json:"coalesced"`
+	SkippedPrecondition int `json:"skipped_precondition"`
+	Retries             int `json:"retries"`
 	// Pauses and Unpauses count the accepted signals.
 	Pauses   int `json:"pauses"`
 	Unpauses int `json:"unpauses"`
@@ -135,16 +159,18 @@ const (
 
 // RunRecord is one run of a plan.
 type RunRecord struct {
-	ID         string     `json:"id"`
-	Nominal    time.Time  `json:"nominal"`
-	Started    time.Time  `json:"started"`
-	Finished   *time.Time `json:"finished"`
-	Outcome    string     `json:"outcome"`
-	Error      *string    `json:"error"`
-	Trigger    string     `json:"trigger"` // schedule | trigger
-	SnapshotID string     `json:"snapshot_id,omitempty"`
-	Files      int64      `json:"files,omitempty"`
-	Bytes      int64      `json:"bytes,omitempty"`
+	ID       string     `json:"id"`
+	Nominal  time.Time  `json:"nominal"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Outcome  string     `json:"outcome"`
+	Error    *string    `json:"error"`
+	Trigger  string     `json:"trigger"` // schedule | trigger
+	// Attempt is 0 for a run, N for its N-th run-level retry.
+	Attempt    int    `json:"attempt,omitempty"`
+	SnapshotID string `json:"snapshot_id,omitempty"`
+	Files      int64  `json:"files,omitempty"`
+	Bytes      int64  `json:"bytes,omitempty"`
 }
 
 // Pause modes.
@@ -248,10 +274,11 @@ type RetryStatus struct {
 
 // Plan states, as shown in status and the StewardState search attribute.
 const (
-	StateIdle    = "idle"
-	StateRunning = "running"
-	StatePaused  = "paused"
-	StateWaiting = "waiting"
+	StateIdle     = "idle"
+	StateRunning  = "running"
+	StatePaused   = "paused"
+	StateWaiting  = "waiting"
+	StateRetrying = "retrying"
 )
 
 // BackupRunRequest starts a BackupRunWorkflow.

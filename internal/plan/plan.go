@@ -45,6 +45,9 @@ type Plan struct {
 	Schedule Schedule `yaml:"schedule" json:"schedule"`
 	Retry    Retry    `yaml:"retry,omitempty" json:"retry"`
 	Backup   *Backup  `yaml:"backup,omitempty" json:"backup,omitempty"`
+	// Preconditions are checked on the plan's host before each run.
+	Preconditions []Precondition `yaml:"preconditions,omitempty" json:"preconditions,omitempty"`
+	History       History        `yaml:"history,omitempty" json:"history"`
 }
 
 // Schedule says when a plan runs: exactly one of Every and Cron, and when
@@ -105,6 +108,10 @@ const (
 // Retry holds a plan's retry policies.
 type Retry struct {
 	Activity ActivityRetry `yaml:"activity,omitempty" json:"activity"`
+	Run      RunRetry      `yaml:"run,omitempty" json:"run"`
+	// PauseAfterFailures pauses the plan (a lease with reason
+	// circuit-open) after this many consecutive failed runs; 0 is off.
+	PauseAfterFailures int `yaml:"pause_after_failures,omitempty" json:"pause_after_failures,omitempty"`
 }
 
 // ActivityRetry is the retry policy of each activity of a run. Steward
@@ -159,6 +166,7 @@ func Parse(data []byte) (*File, error) {
 
 // SetDefaults fills in every setting the plan leaves out.
 func (p *Plan) SetDefaults() {
+	p.setFailureDefaults()
 	if p.Schedule.Timezone == "" {
 		p.Schedule.Timezone = "UTC"
 	}
@@ -311,6 +319,7 @@ func (p *Plan) validate(prefix string) Errors {
 	}
 	es = append(es, p.Schedule.validate(prefix+".schedule")...)
 	es = append(es, p.Retry.Activity.validate(prefix+".retry.activity")...)
+	es = append(es, p.validateFailure(prefix)...)
 	return es
 }
 
