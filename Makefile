@@ -8,7 +8,7 @@ GOBIN_DIR := $(shell go env GOPATH)/bin
 # the real temporal CLI).
 test: check
 	go install $(TEMPORAL_CLI)
-	PATH="$(GOBIN_DIR):$$PATH" go test -timeout 45m ./...
+	PATH="$(GOBIN_DIR):$$PATH" go test -count=1 -timeout 45m ./...
 
 check:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
