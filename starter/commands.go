@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -114,28 +115,9 @@ func planList(c *cli.Context) error {
 }
 
 func planShow(c *cli.Context) error {
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	id, err := planArg(c)
-	if err != nil {
-		return err
-	}
-	cl, _, err := dial(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	st, err := control.Status(ctx(c), cl, id)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(c, st)
-	}
-	renderStatus(c.App.Writer, st, time.Now())
-	return nil
+	return showPlan(c, func(cl client.Client, id string) (workflows.Status, error) {
+		return control.Status(ctx(c), cl, id)
+	}, renderStatus)
 }
 
 func planRemove(c *cli.Context) error {
@@ -235,28 +217,15 @@ func triggerCommand() *cli.Command {
 // signalCommand runs a signal that returns the plan's confirmed status, and
 // prints that status.
 func signalCommand(c *cli.Context, send func(client.Client, string) (workflows.Status, error)) error {
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	id, err := planArg(c)
-	if err != nil {
-		return err
-	}
-	cl, _, err := dial(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	st, err := send(cl, id)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
-	}
-	if asJSON {
-		return writeJSON(c, st)
-	}
-	fmt.Fprintf(c.App.Writer, "%s: %s\n", id, st.Details)
-	return nil
+	return showPlan(c, func(cl client.Client, id string) (workflows.Status, error) {
+		st, err := send(cl, id)
+		if err != nil {
+			return st, fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
+		}
+		return st, nil
+	}, func(w io.Writer, st workflows.Status, _ time.Time) {
+		fmt.Fprintf(w, "%s: %s\n", st.Plan, st.Details)
+	})
 }
 
 func setupCommand() *cli.Command {

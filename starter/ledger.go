@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/workflows"
@@ -22,28 +23,9 @@ func ledgerCommand() *cli.Command {
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			id, err := planArg(c)
-			if err != nil {
-				return err
-			}
-			cl, _, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			l, err := control.Ledger(ctx(c), cl, id, c.Int("n"))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c, l)
-			}
-			renderLedger(c.App.Writer, l)
-			return nil
+			return showPlan(c, func(cl client.Client, id string) ([]workflows.LedgerEntry, error) {
+				return control.Ledger(ctx(c), cl, id, c.Int("n"))
+			}, renderLedger)
 		},
 	}
 }
@@ -58,36 +40,59 @@ func previewCommand() *cli.Command {
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			id, err := planArg(c)
-			if err != nil {
-				return err
-			}
 			if c.Int("n") < 1 {
 				return fmt.Errorf("-n %d: want at least 1", c.Int("n"))
 			}
-			cl, _, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			fires, err := control.Preview(ctx(c), cl, id, c.Int("n"))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c, fires)
-			}
-			renderPreview(c.App.Writer, fires, time.Now())
-			return nil
+			return showPlan(c, func(cl client.Client, id string) ([]workflows.FireTime, error) {
+				return control.Preview(ctx(c), cl, id, c.Int("n"))
+			}, renderPreview)
 		},
 	}
 }
 
-func renderLedger(w io.Writer, l []workflows.LedgerEntry) {
+func runsCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "runs",
+		Usage:     "list a plan's run records (kept per its history settings)",
+		ArgsUsage: "ID",
+		Flags:     []cli.Flag{outputFlag},
+		Action: func(c *cli.Context) error {
+			return showPlan(c, func(cl client.Client, id string) ([]workflows.RunRecord, error) {
+				st, err := control.Status(ctx(c), cl, id)
+				return st.RecentRuns, err
+			}, renderRuns)
+		},
+	}
+}
+
+// showPlan runs a read-only command on one plan: get fetches what to show,
+// render prints it for people, --output json prints it for scripts.
+func showPlan[T any](c *cli.Context, get func(client.Client, string) (T, error), render func(io.Writer, T, time.Time)) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	id, err := planArg(c)
+	if err != nil {
+		return err
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	v, err := get(cl, id)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return writeJSON(c, v)
+	}
+	render(c.App.Writer, v, time.Now())
+	return nil
+}
+
+func renderLedger(w io.Writer, l []workflows.LedgerEntry, _ time.Time) {
 	if len(l) == 0 {
 		fmt.Fprintln(w, "no fire times yet")
 		return
@@ -108,39 +113,6 @@ func renderPreview(w io.Writer, fires []workflows.FireTime, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\n", f.Nominal.UTC().Format(time.RFC3339), when(&start, now))
 	}
 	tw.Flush()
-}
-
-func runsCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "runs",
-		Usage:     "list a plan's run records (kept per its history settings)",
-		ArgsUsage: "ID",
-		Flags:     []cli.Flag{outputFlag},
-		Action: func(c *cli.Context) error {
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			id, err := planArg(c)
-			if err != nil {
-				return err
-			}
-			cl, _, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			st, err := control.Status(ctx(c), cl, id)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c, st.RecentRuns)
-			}
-			renderRuns(c.App.Writer, st.RecentRuns, time.Now())
-			return nil
-		},
-	}
 }
 
 func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
