@@ -479,3 +479,20 @@ func mountedAt(s types.ServiceConfig, path string) bool {
 	}
 	return false
 }
+
+// TestExamplePlansParse keeps the README's example plan files valid.
+func TestExamplePlansParse(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(repoRoot(t), "examples", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no example plan files (%v)", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := plan.Parse(data); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+}
