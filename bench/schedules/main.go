@@ -138,7 +138,7 @@ func run(ctx context.Context, o options) error {
 		Config: config{
 			Plans: o.plans, Every: o.every.String(), Duration: o.duration.String(), Settle: o.settle.String(),
 			NativeStartRPS: o.nativeRPS, CPUs: runtime.NumCPU(), GoVersion: runtime.Version(),
-			Server: "go.temporal.io/server v1.32.1 (embedded, SQLite)", SDK: "go.temporal.io/sdk v1.50.0",
+			Server: "Temporal server v1.32.1 (internal/devserver, SQLite)", SDK: "go.temporal.io/sdk v1.50.0",
 			Note: o.note,
 		},
 		LoadBefore: loadAvg(),

@@ -19,9 +19,9 @@ const (
 	schedulePrefix = "native-"
 	// schedulerWorkflowPrefix is how server 1.32 names the workflow that
 	// implements a (V1, workflow-based) schedule: the prefix plus the
-	// schedule ID, in the schedule's namespace. It is
-	// go.temporal.io/server/service/worker/scheduler.WorkflowIDPrefix, not
-	// imported: only internal/devserver may import the server.
+	// schedule ID, in the schedule's namespace. It is the server's
+	// scheduler.WorkflowIDPrefix (service/worker/scheduler), copied here:
+	// only internal/devserver may import the server.
 	schedulerWorkflowPrefix = "temporal-sys-scheduler:"
 	// Search attributes the scheduler sets on the workflows it starts.
 	attrScheduledStart = "TemporalScheduledStartTime"
