@@ -250,6 +250,13 @@ func tryStatus(c client.Client, id string) (workflows.Status, error) {
 	return control.Status(ctx, c, id)
 }
 
+// tryLedger queries a plan's whole ledger.
+func tryLedger(c client.Client, id string) ([]workflows.LedgerEntry, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	return control.Ledger(ctx, c, id, 0)
+}
+
 // waitFor polls cond until it holds or timeout passes.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

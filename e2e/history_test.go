@@ -5,15 +5,11 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
 )
 
 // recordHistory writes workflow id's history, as `temporal workflow show
@@ -52,11 +48,4 @@ func recordRunHistory(t *testing.T, c client.Client, id, runID, name string) {
 		t.Fatal(err)
 	}
 	t.Logf("recorded %d events of %s in %s", len(h.Events), id, file)
-}
-
-// tryLedger queries a plan's whole ledger.
-func tryLedger(c client.Client, id string) ([]workflows.LedgerEntry, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	return control.Ledger(ctx, c, id, 0)
 }

@@ -93,25 +93,13 @@ func planApply(c *cli.Context) error {
 }
 
 func planList(c *cli.Context) error {
-	asJSON, err := jsonOutput(c)
-	if err != nil {
-		return err
-	}
-	cl, _, err := dial(c)
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	plans, err := control.List(ctx(c), cl)
-	if err != nil {
-		return err
-	}
-	control.AddPauseDetails(ctx(c), cl, plans)
-	if asJSON {
-		return writeJSON(c, plans)
-	}
-	renderList(c.App.Writer, plans, time.Now())
-	return nil
+	return show(c, func(cl client.Client) ([]control.Summary, error) {
+		plans, err := control.List(ctx(c), cl)
+		if err == nil {
+			control.AddPauseDetails(ctx(c), cl, plans)
+		}
+		return plans, err
+	}, renderList)
 }
 
 func planShow(c *cli.Context) error {

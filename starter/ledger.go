@@ -65,14 +65,19 @@ func runsCommand() *cli.Command {
 	}
 }
 
-// showPlan runs a read-only command on one plan: get fetches what to show,
-// render prints it for people, --output json prints it for scripts.
+// showPlan runs a command on one plan: get fetches what to show, render
+// prints it for people, --output json prints it for scripts.
 func showPlan[T any](c *cli.Context, get func(client.Client, string) (T, error), render func(io.Writer, T, time.Time)) error {
-	asJSON, err := jsonOutput(c)
+	id, err := planArg(c)
 	if err != nil {
 		return err
 	}
-	id, err := planArg(c)
+	return show(c, func(cl client.Client) (T, error) { return get(cl, id) }, render)
+}
+
+// show connects, fetches what to show and prints it as a table or JSON.
+func show[T any](c *cli.Context, get func(client.Client) (T, error), render func(io.Writer, T, time.Time)) error {
+	asJSON, err := jsonOutput(c)
 	if err != nil {
 		return err
 	}
@@ -81,7 +86,7 @@ func showPlan[T any](c *cli.Context, get func(client.Client, string) (T, error),
 		return err
 	}
 	defer cl.Close()
-	v, err := get(cl, id)
+	v, err := get(cl)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -134,10 +135,7 @@ func (p *planner) scheduleRetry(r *RunRecord, now time.Time) (time.Time, bool) {
 	}
 	rr := p.spec.Retry.Run
 	wait := time.Duration(float64(rr.Interval.D()) * math.Pow(max(rr.Backoff, 1), float64(r.Attempt)))
-	base := r.ID
-	if r.Attempt > 0 {
-		base = r.ID[:len(r.ID)-len(fmt.Sprintf("/retry-%d", r.Attempt))]
-	}
+	base, _, _ := strings.Cut(r.ID, "/retry-")
 	next := now.Add(wait)
 	p.st.Retry = &PendingRun{Nominal: r.Nominal, StartAt: next, NextAt: next, Attempt: r.Attempt + 1, BaseID: base}
 	if r.Trigger == "trigger" {

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,7 +26,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	batchpb "go.temporal.io/api/batch/v1"
@@ -43,6 +40,8 @@ import (
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows"
+
+	"github.com/steward-ops/steward/bench/internal/proc"
 )
 
 type options struct {
@@ -505,9 +504,12 @@ func waitCount(ctx context.Context, c client.Client, query string, n int) error 
 // startWorker runs steward-worker --dev on a new database in dir and
 // returns its frontend address.
 func startWorker(ctx context.Context, bin, dir string) (string, func(), error) {
-	port, ui := freePort(), freePort()
+	ports, err := proc.FreePorts(2)
+	if err != nil {
+		return "", nil, err
+	}
 	cmd := exec.CommandContext(ctx, bin, "--dev", "--dev-db", filepath.Join(dir, "s.db"),
-		"--dev-port", fmt.Sprint(port), "--dev-ui-port", fmt.Sprint(ui), "--host", "bench")
+		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", fmt.Sprint(ports[1]), "--host", "bench")
 	cmd.Env = append(os.Environ(), "BENCH_PASSWORD=x")
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()
@@ -517,43 +519,10 @@ func startWorker(ctx context.Context, bin, dir string) (string, func(), error) {
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
-	stopFn := func() { stop(cmd) }
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "worker ready") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	select {
-	case <-ready:
-	case <-time.After(time.Minute):
+	stopFn := func() { proc.Stop(cmd) }
+	if err := proc.WaitLine(stdout, "worker ready", time.Minute); err != nil {
 		stopFn()
-		return "", nil, errors.New("steward-worker not ready within a minute")
+		return "", nil, fmt.Errorf("steward-worker: %w", err)
 	}
-	return fmt.Sprintf("127.0.0.1:%d", port), stopFn, nil
-}
-
-func stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return fmt.Sprintf("127.0.0.1:%d", ports[0]), stopFn, nil
 }

@@ -8,21 +8,19 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/steward-ops/steward/bench/internal/proc"
 )
 
 type options struct {
@@ -118,10 +116,14 @@ func steward(ctx context.Context, o options) (sample, error) {
 	if err != nil {
 		return sample{}, err
 	}
-	port, ui := freePort(), freePort()
+	ports, err := proc.FreePorts(2)
+	if err != nil {
+		return sample{}, err
+	}
+	port := ports[0]
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, o.worker, "--dev", "--dev-db", filepath.Join(dir, "s.db"),
-		"--dev-port", fmt.Sprint(port), "--dev-ui-port", fmt.Sprint(ui))
+		"--dev-port", fmt.Sprint(port), "--dev-ui-port", fmt.Sprint(ports[1]))
 	cmd.Env = append(os.Environ(), "BENCH_PASSWORD=x")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -130,8 +132,8 @@ func steward(ctx context.Context, o options) (sample, error) {
 	if err := cmd.Start(); err != nil {
 		return sample{}, err
 	}
-	defer stop(cmd)
-	if err := waitLine(stdout, "worker ready", time.Minute); err != nil {
+	defer proc.Stop(cmd)
+	if err := proc.WaitLine(stdout, "worker ready", time.Minute); err != nil {
 		return sample{}, fmt.Errorf("steward-worker: %w", err)
 	}
 	ready := time.Since(start)
@@ -150,14 +152,18 @@ func peer(ctx context.Context, o options) (sample, error) {
 		return sample{}, err
 	}
 	defer os.RemoveAll(dir)
-	port, ui := freePort(), freePort()
+	ports, err := proc.FreePorts(2)
+	if err != nil {
+		return sample{}, err
+	}
+	port := ports[0]
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, o.temporal, "server", "start-dev", "--db-filename", filepath.Join(dir, "t.db"),
-		"--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--ui-port", fmt.Sprint(ui), "--log-level", "error")
+		"--ip", "127.0.0.1", "--port", fmt.Sprint(port), "--ui-port", fmt.Sprint(ports[1]), "--log-level", "error")
 	if err := cmd.Start(); err != nil {
 		return sample{}, err
 	}
-	defer stop(cmd)
+	defer proc.Stop(cmd)
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		c := exec.CommandContext(ctx, o.temporal, "operator", "namespace", "describe", "--address", addr, "-n", "default")
@@ -166,47 +172,6 @@ func peer(ctx context.Context, o options) (sample, error) {
 		}
 	}
 	return sample{}, errors.New("temporal server start-dev did not answer within 1m")
-}
-
-func waitLine(r io.Reader, want string, timeout time.Duration) error {
-	found := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), want) {
-				close(found)
-				break
-			}
-		}
-		_, _ = io.Copy(io.Discard, r)
-	}()
-	select {
-	case <-found:
-		return nil
-	case <-time.After(timeout):
-		return fmt.Errorf("no %q within %v", want, timeout)
-	}
-}
-
-func stop(cmd *exec.Cmd) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-done
-	}
-}
-
-func freePort() int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func median(ss []sample, f func(sample) time.Duration) time.Duration {

@@ -26,55 +26,36 @@ func Pause(ctx context.Context, c client.Client, id string, s workflows.PauseSig
 	if s.ID == "" {
 		s.ID = newLeaseID()
 	}
-	sent := time.Now()
-	return signalAndConfirm(ctx, c, id, workflows.SignalPause, s, func(st workflows.Status) bool {
-		for _, l := range st.Pause.Leases {
-			if l.ID == s.ID && l.Since.After(time.Time{}) {
-				return true
-			}
-		}
+	return signalAndConfirm(ctx, c, id, workflows.SignalPause, s, func(before, st workflows.Status) bool {
 		// A short lease (until_next_run) may have ended already.
-		for _, h := range st.PauseHistory {
-			if h.ID == s.ID && h.Ended.After(sent.Add(-time.Minute)) {
-				return true
-			}
-		}
-		return false
+		return hasLease(st, s.ID) || newHistoryRecord(before, st, s.ID)
 	})
 }
 
 // Unpause ends one lease (s.ID) or all of plan id's leases and returns once
 // the status shows them gone.
 func Unpause(ctx context.Context, c client.Client, id string, s workflows.UnpauseSignal) (workflows.Status, error) {
-	return signalAndConfirm(ctx, c, id, workflows.SignalUnpause, s, func(st workflows.Status) bool {
+	return signalAndConfirm(ctx, c, id, workflows.SignalUnpause, s, func(_, st workflows.Status) bool {
 		if s.ID == "" {
 			return !st.Pause.Paused
 		}
-		for _, l := range st.Pause.Leases {
-			if l.ID == s.ID {
-				return false
-			}
-		}
-		return true
+		return !hasLease(st, s.ID)
 	})
 }
 
 // Trigger asks plan id to run now and returns once the status shows the run
-// started (or buffered behind the run in flight).
+// started, or waiting (behind the run in flight, or for its preconditions).
 func Trigger(ctx context.Context, c client.Client, id string, s workflows.TriggerSignal) (workflows.Status, error) {
-	before, err := Status(ctx, c, id)
-	if err != nil {
-		return before, err
-	}
-	return signalAndConfirm(ctx, c, id, workflows.SignalTrigger, s, func(st workflows.Status) bool {
+	return signalAndConfirm(ctx, c, id, workflows.SignalTrigger, s, func(before, st workflows.Status) bool {
 		return st.Counters.Runs > before.Counters.Runs ||
-			(st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeRunning)
+			st.State == workflows.StateRunning || st.State == workflows.StateWaiting
 	})
 }
 
-// signalAndConfirm sends a signal and polls the status query until done
-// says it took effect, or the workflow counted it as rejected.
-func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg any, done func(workflows.Status) bool) (workflows.Status, error) {
+// signalAndConfirm sends a signal and polls the status query until done,
+// given the status before the signal and now, says it took effect, or the
+// workflow counted it as rejected.
+func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg any, done func(before, now workflows.Status) bool) (workflows.Status, error) {
 	before, err := Status(ctx, c, id)
 	if err != nil {
 		return before, err
@@ -93,7 +74,7 @@ func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg
 			return st, err
 		case st.Counters.RejectedSignals > before.Counters.RejectedSignals && st.LastRejection != nil:
 			return st, errors.New(*st.LastRejection)
-		case done(st):
+		case done(before, st):
 			return st, nil
 		}
 		select {

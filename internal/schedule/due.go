@@ -99,16 +99,3 @@ func (s *Schedule) dueScan(next, now time.Time, a Anchors, limit int) ([]time.Ti
 	}
 	return due, more
 }
-
-// Due reports which fire times from next up to now are due: the latest of
-// them (the one to run) and how many earlier ones were missed. ok is false
-// when next is after now. The count is exact; limit is no longer needed.
-//
-// Deprecated: use DueTimes and CatchUp.Decide, which list the due times.
-func (s *Schedule) Due(next, now time.Time, a Anchors, limit int) (latest time.Time, missed int, ok bool) {
-	due, more := s.DueTimes(next, now, a, 1)
-	if len(due) == 0 {
-		return time.Time{}, 0, false
-	}
-	return due[0], more, true
-}
