@@ -231,7 +231,6 @@ func TestCheckPreconditionsCancelled(t *testing.T) {
 	env.SetOnActivityHeartbeatListener(func(*activity.Info, converter.EncodedValues) { beats.Add(1) })
 
 	done := make(chan error, 1)
-	start := time.Now()
 	go func() {
 		_, err := check(t, env, activities.CheckPreconditionsRequest{
 			PlanID: "home",
@@ -262,9 +261,6 @@ func TestCheckPreconditionsCancelled(t *testing.T) {
 	// into an application error.
 	if !strings.Contains(err.Error(), context.Canceled.Error()) {
 		t.Errorf("error %v: want the context's cancellation", err)
-	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("the activity took %v to end", took)
 	}
 	if beats.Load() == 0 {
 		t.Errorf("no heartbeat while the hook ran")
