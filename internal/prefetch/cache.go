@@ -35,17 +35,32 @@ type CacheOptions struct {
 //	blobs/sha256/<hex>     the content, named by its sha256 digest
 //	index/<sha256(key)>    one JSON Entry per cache key
 //	tmp/                   files being written; never listed
+//	locks/                 flock(2) lock files (see below)
 //
 // Every file reaches its final name by temp → fsync → rename → fsync of the
 // directory, so a blob or index file is either absent or complete. Several
 // keys may share a blob; a blob goes when no entry refers to it any more.
 //
-// A Cache is safe for concurrent use by one process; two processes must not
-// share a directory.
+// A Cache is safe for concurrent use, and several processes (or Cache values)
+// may share a directory: every change to the index or removal of a blob
+// (Put's and a download's commit, Path's and Fetch's marking an entry used,
+// Remove, Evict) holds a cache-wide advisory lock, locks/cache, so an
+// eviction never deletes a blob that another process is committing an entry
+// for. A download holds its key's lock, locks/key-<sha256(key)>, from start
+// to commit, so two processes never write the same partial file and the
+// second finds the first one's entry. Lookup, List and NextExpiry take no
+// lock: every file they read appears by rename.
 type Cache struct {
 	dir  string
 	opts CacheOptions
-	mu   sync.Mutex // serialises index changes and blob removal
+	mu   sync.Mutex // in-process half of the cache-wide lock; see exclusive
+
+	// onLockWait, if set, is called when a lock (cacheLockName or a key)
+	// is held elsewhere and the caller starts waiting; tests only.
+	onLockWait func(what string)
+	// beforeIndexWrite, if set, runs in commit between the blob's rename
+	// and the index write, with the cache-wide lock held; tests only.
+	beforeIndexWrite func()
 }
 
 // Entry is one cache key's record in the index.
@@ -76,7 +91,7 @@ func OpenCache(dir string, opts CacheOptions) (*Cache, error) {
 	if opts.Now == nil {
 		return nil, errors.New("open cache: no clock")
 	}
-	for _, d := range []string{dir, filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "index"), filepath.Join(dir, "tmp")} {
+	for _, d := range []string{dir, filepath.Join(dir, "blobs", "sha256"), filepath.Join(dir, "index"), filepath.Join(dir, "tmp"), filepath.Join(dir, "locks")} {
 		if err := os.MkdirAll(d, dirPerm); err != nil {
 			return nil, fmt.Errorf("open cache %s: %w", dir, err)
 		}
@@ -93,15 +108,17 @@ func (c *Cache) Dir() string { return c.dir }
 
 // Lookup returns the entry for key, without marking it used.
 func (c *Cache) Lookup(key string) (Entry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.lookup(key)
 }
 
 // Path returns the blob file holding key's content and marks the entry used.
+// (Marking writes the index, so Path takes the cache-wide lock.)
 func (c *Cache) Path(key string) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	unlock, err := c.exclusive()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	e, err := c.lookup(key)
 	if err != nil {
 		return "", err
@@ -114,15 +131,36 @@ func (c *Cache) Path(key string) (string, error) {
 
 // List returns every entry, sorted by key.
 func (c *Cache) List() ([]Entry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	return c.list()
+}
+
+// NextExpiry returns the earliest time an entry expires under the TTL (its
+// LastUsed + TTL; Evict at or after that time removes it): when to run Evict
+// next. ok is false when there is no TTL, no entry, or the index cannot be
+// read. Using an entry meanwhile only makes its expiry later.
+func (c *Cache) NextExpiry() (t time.Time, ok bool) {
+	if c.opts.TTL <= 0 {
+		return time.Time{}, false
+	}
+	entries, err := c.list()
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, e := range entries {
+		if exp := e.LastUsed.Add(c.opts.TTL); !ok || exp.Before(t) {
+			t, ok = exp, true
+		}
+	}
+	return t, ok
 }
 
 // Remove deletes key's entry, and its blob unless another entry uses it.
 func (c *Cache) Remove(key string) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	unlock, err := c.exclusive()
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", key, err)
+	}
+	defer unlock()
 	e, err := c.lookup(key)
 	if err != nil {
 		return err
@@ -162,8 +200,11 @@ func (c *Cache) Put(key string, r io.Reader, expectDigest string, meta Meta) (En
 // key), so that known content is never downloaded twice. ok is false when
 // the blob is absent.
 func (c *Cache) adopt(key, digest string) (e Entry, ok bool, err error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	unlock, err := c.exclusive()
+	if err != nil {
+		return Entry{}, false, err
+	}
+	defer unlock()
 	fi, err := os.Stat(c.blobPath(digest))
 	if errors.Is(err, fs.ErrNotExist) {
 		return Entry{}, false, nil
@@ -186,8 +227,11 @@ func (c *Cache) commit(key, tmp string, h hash.Hash, n int64, expectDigest strin
 	if expectDigest != "" && !strings.EqualFold(expectDigest, digest) {
 		return Entry{}, fmt.Errorf("store %s: %w: expected %s, got %s", key, ErrDigestMismatch, expectDigest, digest)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	unlock, err := c.exclusive()
+	if err != nil {
+		return Entry{}, fmt.Errorf("store %s: %w", key, err)
+	}
+	defer unlock()
 	blob := c.blobPath(digest)
 	if _, err := os.Stat(blob); errors.Is(err, fs.ErrNotExist) {
 		if err := os.Chmod(tmp, filePerm); err != nil {
@@ -202,6 +246,9 @@ func (c *Cache) commit(key, tmp string, h hash.Hash, n int64, expectDigest strin
 	} else if err != nil {
 		return Entry{}, fmt.Errorf("store %s: %w", key, err)
 	}
+	if c.beforeIndexWrite != nil {
+		c.beforeIndexWrite()
+	}
 	now := c.opts.Now()
 	e := Entry{Key: key, Digest: digest, Size: n, ETag: meta.ETag, LastModified: meta.LastModified, Fetched: now, LastUsed: now}
 	if err := c.writeEntry(e); err != nil {
@@ -210,13 +257,18 @@ func (c *Cache) commit(key, tmp string, h hash.Hash, n int64, expectDigest strin
 	return e, nil
 }
 
-// Evict removes entries unused for longer than the TTL, then least recently
-// used entries while the blobs exceed MaxSize, then blobs no entry refers to
-// and leftover temporary files older than the TTL. It returns the removed
-// entries, oldest use first.
+// Evict removes entries unused for the TTL or longer (see NextExpiry), then
+// least recently used entries while the blobs exceed MaxSize, then blobs no
+// entry refers to, leftover temporary files older than the TTL and idle lock
+// files. It returns the removed entries, oldest use first. Evict holds the
+// cache-wide lock throughout, so it may run in another process than the
+// downloads (a partial download in progress is never removed).
 func (c *Cache) Evict(now time.Time) ([]Entry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	unlock, err := c.exclusive()
+	if err != nil {
+		return nil, fmt.Errorf("evict: %w", err)
+	}
+	defer unlock()
 	entries, err := c.list()
 	if err != nil {
 		return nil, err
@@ -238,7 +290,7 @@ func (c *Cache) Evict(now time.Time) ([]Entry, error) {
 	var removed []Entry
 	for len(entries) > 0 {
 		e := entries[0]
-		expired := c.opts.TTL > 0 && now.Sub(e.LastUsed) > c.opts.TTL
+		expired := c.opts.TTL > 0 && !now.Before(e.LastUsed.Add(c.opts.TTL))
 		over := c.opts.MaxSize > 0 && total > c.opts.MaxSize
 		if !expired && !over {
 			// Entries are in use order: if the oldest is neither expired
@@ -258,6 +310,9 @@ func (c *Cache) Evict(now time.Time) ([]Entry, error) {
 		return removed, err
 	}
 	if err := c.removeStaleTmp(now); err != nil {
+		return removed, err
+	}
+	if err := c.removeIdleLocks(); err != nil {
 		return removed, err
 	}
 	return removed, nil
@@ -286,7 +341,8 @@ func (c *Cache) removeOrphans(entries []Entry) error {
 }
 
 // removeStaleTmp deletes temporary and partial files not modified within the
-// TTL (or a day without one).
+// TTL (or a day without one), except the partial files of a download in
+// progress (one whose key lock is held: the server may just be slow).
 func (c *Cache) removeStaleTmp(now time.Time) error {
 	ttl := c.opts.TTL
 	if ttl <= 0 {
@@ -301,10 +357,26 @@ func (c *Cache) removeStaleTmp(now time.Time) error {
 		if err != nil {
 			continue // removed meanwhile
 		}
-		if now.Sub(info.ModTime()) > ttl {
-			if err := os.Remove(filepath.Join(c.tmpDir(), n.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if now.Sub(info.ModTime()) <= ttl {
+			continue
+		}
+		var held *fileLock
+		if hash, ok := partialKeyHash(n.Name()); ok {
+			l, ok, err := c.tryLockKeyHash(hash)
+			if err != nil {
 				return fmt.Errorf("evict: %w", err)
 			}
+			if !ok {
+				continue // being downloaded
+			}
+			held = l
+		}
+		err = os.Remove(filepath.Join(c.tmpDir(), n.Name()))
+		if held != nil {
+			held.unlock()
+		}
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("evict: %w", err)
 		}
 	}
 	return nil
@@ -336,14 +408,36 @@ func (c *Cache) touch(e Entry, revalidated bool) error {
 	return c.writeEntry(e)
 }
 
-// markUsed is touch under the lock, for Fetch.
-func (c *Cache) markUsed(e Entry, revalidated bool) (Entry, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.touch(e, revalidated); err != nil {
+// errGone says that a cache entry went (evicted, perhaps by another process)
+// or changed between a download's lookup and its use: the download starts
+// over.
+var errGone = errors.New("cache entry removed or replaced while in use")
+
+// markUsed marks key's entry used now (and revalidated now, if revalidated)
+// and returns it, provided the entry still holds digest and its blob is
+// there; errGone otherwise. It never brings back an entry removed meanwhile.
+func (c *Cache) markUsed(key, digest string, revalidated bool) (Entry, error) {
+	unlock, err := c.exclusive()
+	if err != nil {
 		return Entry{}, err
 	}
-	return c.lookup(e.Key)
+	defer unlock()
+	e, err := c.lookup(key)
+	if errors.Is(err, ErrNotFound) || (err == nil && e.Digest != digest) {
+		return Entry{}, fmt.Errorf("%s: %w", key, errGone)
+	}
+	if err != nil {
+		return Entry{}, err
+	}
+	now := c.opts.Now()
+	e.LastUsed = now
+	if revalidated {
+		e.Fetched = now
+	}
+	if err := c.writeEntry(e); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
 }
 
 func (c *Cache) lookup(key string) (Entry, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,7 +64,9 @@ func files(t *testing.T, dir, sub string) []string {
 	return names
 }
 
-// assertEmpty checks that the cache holds no entry and no blob.
+// assertEmpty checks that the cache holds no entry and no blob, and that no
+// file is visible outside tmp/ (where a partial download may wait to be
+// resumed) and locks/.
 func assertEmpty(t *testing.T, c *Cache) {
 	t.Helper()
 	if l, err := c.List(); err != nil || len(l) != 0 {
@@ -71,6 +74,22 @@ func assertEmpty(t *testing.T, c *Cache) {
 	}
 	if b := files(t, c.Dir(), "blobs/sha256"); len(b) != 0 {
 		t.Errorf("blobs = %v; want none", b)
+	}
+	err := filepath.WalkDir(c.Dir(), func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(c.Dir(), path)
+		if d.IsDir() && (rel == "tmp" || rel == "locks") {
+			return filepath.SkipDir
+		}
+		if !d.IsDir() {
+			t.Errorf("%s is visible in the cache, want nothing outside tmp/ and locks/", rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -237,5 +256,44 @@ func put(t *testing.T, c *Cache, key, content string) {
 	t.Helper()
 	if _, err := c.Put(key, strings.NewReader(content), "", Meta{}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestNextExpiry(t *testing.T) {
+	c, clk := testCache(t, CacheOptions{TTL: time.Hour})
+	if next, ok := c.NextExpiry(); ok {
+		t.Errorf("empty cache: NextExpiry = %v, want none", next)
+	}
+	t0 := clk.Now()
+	put(t, c, "a", "content a")
+	clk.Advance(10 * time.Minute)
+	put(t, c, "b", "content b")
+	if next, ok := c.NextExpiry(); !ok || !next.Equal(t0.Add(time.Hour)) {
+		t.Errorf("NextExpiry = %v, %v; want a's, %v", next, ok, t0.Add(time.Hour))
+	}
+	// Using a pushes its expiry past b's.
+	clk.Advance(5 * time.Minute)
+	if _, err := c.Path("a"); err != nil {
+		t.Fatal(err)
+	}
+	next, ok := c.NextExpiry()
+	if want := t0.Add(10*time.Minute + time.Hour); !ok || !next.Equal(want) {
+		t.Fatalf("NextExpiry after using a = %v, %v; want b's, %v", next, ok, want)
+	}
+	// An eviction timer set to it removes b: just before, nothing.
+	if removed, err := c.Evict(next.Add(-time.Nanosecond)); err != nil || len(removed) != 0 {
+		t.Errorf("Evict just before the expiry = %+v, %v; want nothing", removed, err)
+	}
+	if removed, err := c.Evict(next); err != nil || len(removed) != 1 || removed[0].Key != "b" {
+		t.Errorf("Evict at the expiry = %+v, %v; want b", removed, err)
+	}
+	if next, ok := c.NextExpiry(); !ok || !next.Equal(t0.Add(15*time.Minute+time.Hour)) {
+		t.Errorf("NextExpiry = %v, %v; want a's", next, ok)
+	}
+
+	noTTL, _ := testCache(t, CacheOptions{})
+	put(t, noTTL, "a", "content a")
+	if next, ok := noTTL.NextExpiry(); ok {
+		t.Errorf("without a TTL: NextExpiry = %v, want none", next)
 	}
 }

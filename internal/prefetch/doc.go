@@ -4,7 +4,9 @@
 //
 // The cache (see Cache) keeps blobs under blobs/sha256/<hex> and one index file
 // per cache key; everything is written to a tmp/ directory, fsynced and renamed
-// into place, so a reader never sees a partial file. Fetch adds resumable,
+// into place, so a reader never sees a partial file. Several processes may
+// share a cache directory: flock(2) locks serialise downloads of a key and
+// every index change or removal among them. Fetch adds resumable,
 // revalidating HTTP downloads guarded against SSRF; ResolveImage and FetchImage
 // do the same for OCI images through go-containerregistry.
 //

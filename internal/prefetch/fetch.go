@@ -54,23 +54,32 @@ type Progress struct {
 	Downloaded int64 // bytes transferred by this call
 }
 
-// Fetcher downloads files into a Cache.
+// Fetcher downloads files into a Cache. It is safe for concurrent use, and
+// other processes may download into the same cache directory at the same
+// time: downloads of one key are serialised across all of them (see Cache).
 type Fetcher struct {
 	cache     *Cache
 	lookupEnv func(string) (string, bool)
 
 	mu      sync.Mutex
 	clients map[Policy]*http.Client
-	keys    map[string]*sync.Mutex // one download per key at a time
+	keys    map[string]*keyLock // in-process half of the key locks
 
 	public netip.AddrPort // see Policy.public; tests only
+}
+
+// keyLock lets one goroutine at a time download a key; refs counts holders
+// and waiters, so that the map entry goes when nobody needs it.
+type keyLock struct {
+	ch   chan struct{} // holds a token while locked
+	refs int
 }
 
 // NewFetcher returns a Fetcher storing into cache. lookupEnv resolves ${ENV}
 // references in header values (the activity passes os.LookupEnv); nil makes
 // every reference an error.
 func NewFetcher(cache *Cache, lookupEnv func(string) (string, bool)) *Fetcher {
-	return &Fetcher{cache: cache, lookupEnv: lookupEnv, clients: map[Policy]*http.Client{}, keys: map[string]*sync.Mutex{}}
+	return &Fetcher{cache: cache, lookupEnv: lookupEnv, clients: map[Policy]*http.Client{}, keys: map[string]*keyLock{}}
 }
 
 // partialMeta is stored next to a partial download: the validators that let
@@ -89,6 +98,9 @@ type partialMeta struct {
 // call for the same key resumes it with Range (restarting if the server
 // ignores Range or the content changed). Content that fails verification is
 // deleted, never cached. progress, if not nil, is called as bytes arrive.
+//
+// While another goroutine or process downloads the same key, Fetch waits
+// for it (or for ctx to end) and then normally finds its entry.
 func (f *Fetcher) Fetch(ctx context.Context, req Request, progress func(Progress)) (Result, error) {
 	u, err := url.Parse(req.URL)
 	if err != nil {
@@ -109,7 +121,10 @@ func (f *Fetcher) Fetch(ctx context.Context, req Request, progress func(Progress
 	if err != nil {
 		return Result{}, err
 	}
-	unlock := f.lock(key)
+	unlock, err := f.lock(ctx, key)
+	if err != nil {
+		return Result{}, fmt.Errorf("fetch %s: %w", key, err)
+	}
 	defer unlock()
 
 	d := &download{f: f, req: req, key: key, headers: headers, client: f.client(policy), progress: progress}
@@ -131,16 +146,42 @@ func (f *Fetcher) client(p Policy) *http.Client {
 	return c
 }
 
-func (f *Fetcher) lock(key string) (unlock func()) {
+// lock takes key's download lock: first among this Fetcher's goroutines,
+// then among processes (the cache's lock file for the key). It gives up when
+// ctx ends.
+func (f *Fetcher) lock(ctx context.Context, key string) (unlock func(), err error) {
 	f.mu.Lock()
-	m, ok := f.keys[key]
-	if !ok {
-		m = &sync.Mutex{}
-		f.keys[key] = m
+	kl := f.keys[key]
+	if kl == nil {
+		kl = &keyLock{ch: make(chan struct{}, 1)}
+		f.keys[key] = kl
 	}
+	kl.refs++
 	f.mu.Unlock()
-	m.Lock()
-	return m.Unlock
+	release := func() {
+		f.mu.Lock()
+		if kl.refs--; kl.refs == 0 {
+			delete(f.keys, key)
+		}
+		f.mu.Unlock()
+	}
+	select {
+	case kl.ch <- struct{}{}:
+	case <-ctx.Done():
+		release()
+		return nil, fmt.Errorf("waiting for another download of the same key: %w", ctx.Err())
+	}
+	fl, err := f.cache.lockKey(ctx, key)
+	if err != nil {
+		<-kl.ch
+		release()
+		return nil, err
+	}
+	return func() {
+		fl.unlock()
+		<-kl.ch
+		release()
+	}, nil
 }
 
 // download is one Fetch call's state.
@@ -156,7 +197,22 @@ type download struct {
 	size int64
 }
 
+// maxAttempts bounds how often a download starts over because its cache
+// entry went while it used it (see errGone).
+const maxAttempts = 3
+
+// run makes the content available, from the cache or the server. The
+// caller holds the key's lock.
 func (d *download) run(ctx context.Context) (Result, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := d.attempt(ctx)
+		if !errors.Is(err, errGone) || attempt == maxAttempts {
+			return res, err
+		}
+	}
+}
+
+func (d *download) attempt(ctx context.Context) (Result, error) {
 	c := d.f.cache
 	e, err := c.Lookup(d.key)
 	hit := err == nil
@@ -239,9 +295,10 @@ func (d *download) run(ctx context.Context) (Result, error) {
 	return d.receive(resp, 0, sha256.New())
 }
 
-// cached returns the entry as the result, marking it used.
+// cached returns the entry as the result, marking it used; errGone if it
+// went meanwhile.
 func (d *download) cached(e Entry, revalidated bool) (Result, error) {
-	e, err := d.f.cache.markUsed(e, revalidated)
+	e, err := d.f.cache.markUsed(e.Key, e.Digest, revalidated)
 	if err != nil {
 		return Result{}, err
 	}
@@ -343,13 +400,13 @@ func (d *download) receive(resp *http.Response, offset int64, h hash.Hash) (Resu
 		if rerr != nil {
 			// Keep the partial file: the next call resumes it.
 			if errors.Is(rerr, io.ErrUnexpectedEOF) {
-				return Result{}, fmt.Errorf("%w: got %d of %d bytes: %v", ErrTruncated, done, total, rerr)
+				return Result{}, fmt.Errorf("%w: %s: %v", ErrTruncated, received(done, total), rerr)
 			}
 			return Result{}, fmt.Errorf("read body after %d bytes: %w", done, rerr)
 		}
 	}
 	if total >= 0 && done != total {
-		return Result{}, fmt.Errorf("%w: got %d of %d bytes", ErrTruncated, done, total)
+		return Result{}, fmt.Errorf("%w: %s", ErrTruncated, received(done, total))
 	}
 	if err := file.Sync(); err != nil {
 		return Result{}, err
@@ -366,6 +423,14 @@ func (d *download) receive(resp *http.Response, offset int64, h hash.Hash) (Resu
 	_ = os.Remove(d.partialMetaPath())
 	_ = os.Remove(part) // still there if the blob was already cached
 	return Result{Key: d.key, Digest: e.Digest, Size: e.Size, Path: d.f.cache.blobPath(e.Digest), Downloaded: downloaded, Resumed: offset > 0}, nil
+}
+
+// received says how much of a body of total bytes (-1: unknown) arrived.
+func received(done, total int64) string {
+	if total < 0 {
+		return fmt.Sprintf("got %d bytes, then the connection ended before the end of the body (length not declared)", done)
+	}
+	return fmt.Sprintf("got %d of %d bytes", done, total)
 }
 
 // loadPartial returns how many bytes of key a previous call left, their hash
@@ -421,6 +486,16 @@ func (d *download) partialPath() string {
 }
 
 func (d *download) partialMetaPath() string { return d.partialPath() + ".json" }
+
+// partialKeyHash returns the key hash in the name of a partial file or its
+// metadata.
+func partialKeyHash(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, "partial-")
+	if !ok {
+		return "", false
+	}
+	return strings.TrimSuffix(rest, ".json"), true
+}
 
 // strongETag reports whether an ETag may validate a Range (RFC 9110 13.1.5).
 func strongETag(etag string) bool { return etag != "" && !strings.HasPrefix(etag, "W/") }

@@ -306,6 +306,29 @@ func TestFetchRejectsBodyLongerThanContentLength(t *testing.T) {
 	assertEmpty(t, c)
 }
 
+// Without an expected digest a body longer than its Content-Length cannot
+// be told from a short one followed by junk: HTTP/1.1 (RFC 9112, 6.3) makes
+// the declared length the message, and net/http reads exactly that many
+// bytes and drops the connection. What is cached is the declared bytes,
+// never more.
+func TestFetchBodyLongerThanContentLengthKeepsDeclaredBytes(t *testing.T) {
+	body := strings.Repeat("y", 100) + strings.Repeat("z", 100)
+	u := rawServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n"+body)
+	f, _ := testFetcher(t, nil)
+	res := fetchOK(t, f, Request{URL: u + "/f", AllowLoopback: true})
+	checkBlob(t, res, []byte(body[:100]))
+}
+
+func TestFetchReportsCutChunkedBody(t *testing.T) {
+	u := rawServer(t, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n10\r\n0123456789abcdef\r\n")
+	f, c := testFetcher(t, nil)
+	_, err := f.Fetch(context.Background(), Request{URL: u + "/f", AllowLoopback: true}, nil)
+	if !errors.Is(err, ErrTruncated) || !strings.Contains(err.Error(), "got 16 bytes") || strings.Contains(err.Error(), "-1") {
+		t.Fatalf("Fetch = %v, want truncated after 16 bytes of an undeclared length", err)
+	}
+	assertEmpty(t, c)
+}
+
 func TestFetchRejectsMoreThanMaxSize(t *testing.T) {
 	content := payload(10_000)
 	o := newOrigin(t, content)
@@ -397,6 +420,38 @@ func TestFetchRefusesRedirectToLoopback(t *testing.T) {
 	}
 	if l, _ := c.List(); len(l) != 1 {
 		t.Errorf("cache = %+v, want only the public file", l)
+	}
+}
+
+func TestFetchRefusesRedirectToMetadataEvenWhenAllAllowed(t *testing.T) {
+	f, c := testFetcher(t, nil)
+	o := newOrigin(t, nil)
+	o.serve = func(w http.ResponseWriter, r *http.Request, n int) {
+		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/iam/", http.StatusFound)
+	}
+	_, err := f.Fetch(context.Background(), Request{URL: o.URL + "/", AllowLoopback: true, AllowPrivate: true}, nil)
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "redirect") || !strings.Contains(err.Error(), "169.254.169.254 is a cloud metadata address") {
+		t.Errorf("Fetch = %v, want the redirect to the metadata address refused", err)
+	}
+	assertEmpty(t, c)
+}
+
+// A host name is checked once resolved, when dialled: the guard's dial hook
+// refuses metadata and link-local addresses whatever the plan allows.
+func TestDialRefusesMetadataAndLinkLocal(t *testing.T) {
+	p := Policy{AllowLoopback: true, AllowPrivate: true}
+	for _, tc := range []struct{ addr, want string }{
+		{"169.254.169.254:80", "cloud metadata"},
+		{"[::ffff:169.254.169.254]:80", "cloud metadata"},
+		{"[fd00:ec2::254]:80", "cloud metadata"},
+		{"169.254.1.1:443", "link-local"},
+	} {
+		if err := p.control("tcp", tc.addr, nil); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("dial %s: %v, want refused: %s", tc.addr, err, tc.want)
+		}
+	}
+	if err := p.control("tcp", "127.0.0.1:80", nil); err != nil {
+		t.Errorf("dial loopback with loopback allowed: %v", err)
 	}
 }
 

@@ -218,15 +218,21 @@ func (f *Fetcher) fetchBlob(ctx context.Context, key string, req BlobRequest, pr
 	if req.MaxSize > 0 && req.Blob.Size > req.MaxSize {
 		return Result{}, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrTooLarge, req.Blob.Size, req.MaxSize)
 	}
-	unlock := f.lock(key)
+	unlock, err := f.lock(ctx, key)
+	if err != nil {
+		return Result{}, err
+	}
 	defer unlock()
 	c := f.cache
 	if e, err := c.Lookup(key); err == nil && e.Digest == req.Blob.Digest {
-		e, err := c.markUsed(e, false)
-		if err != nil {
+		e, err := c.markUsed(key, e.Digest, false)
+		if err == nil {
+			return Result{Key: key, Digest: e.Digest, Size: e.Size, Path: c.blobPath(e.Digest), Cached: true}, nil
+		}
+		if !errors.Is(err, errGone) {
 			return Result{}, err
 		}
-		return Result{Key: key, Digest: e.Digest, Size: e.Size, Path: c.blobPath(e.Digest), Cached: true}, nil
+		// Evicted meanwhile: download it.
 	} else if err != nil && !errors.Is(err, ErrNotFound) {
 		return Result{}, err
 	}
