@@ -22,7 +22,7 @@ func main() {
 func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      "steward",
-		Usage:     "durable backup schedules on Temporal",
+		Usage:     "durable backup and cache-preheat schedules on Temporal",
 		Writer:    stdout,
 		ErrWriter: stderr,
 		Flags: []cli.Flag{
@@ -36,6 +36,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			triggerCommand(),
 			ledgerCommand(),
 			runsCommand(),
+			preheatCommand(),
+			cacheCommand(),
+			hostsCommand(),
 			setupCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once

@@ -111,8 +111,11 @@ func runLine(r workflows.RunRecord, now time.Time) string {
 		fmt.Fprintf(&b, ", took %s", r.Finished.Sub(r.Started).Round(time.Millisecond))
 	}
 	b.WriteString(")")
-	if r.SnapshotID != "" {
+	switch {
+	case r.SnapshotID != "":
 		fmt.Fprintf(&b, " snapshot %s, %d files, %s", r.SnapshotID, r.Files, bytesText(r.Bytes))
+	case r.Files > 0:
+		fmt.Fprintf(&b, " %d items, %s, %s downloaded", r.Files, bytesText(r.Bytes), bytesText(r.Downloaded))
 	}
 	if r.Error != nil {
 		fmt.Fprintf(&b, ": %s", *r.Error)

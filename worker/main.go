@@ -28,6 +28,7 @@ import (
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/activities/backup"
 	"github.com/steward-ops/steward/activities/gate"
+	"github.com/steward-ops/steward/activities/preheat"
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/internal/plan"
@@ -44,6 +45,7 @@ type options struct {
 	DevConfig map[string]any
 	Plans     string
 	Host      string
+	CacheDir  string
 	Conn      control.Connection
 	LogLevel  slog.Level
 	Out       io.Writer
@@ -62,6 +64,7 @@ func main() {
 			&cli.StringSliceFlag{Name: "dev-dynamic-config-value", Usage: "embedded server dynamic config `KEY=JSON` (repeatable), like the temporal CLI's start-dev"},
 			&cli.StringFlag{Name: "plans", Usage: "apply the plan `FILE` at start"},
 			&cli.StringFlag{Name: "host", Usage: "this worker's host name: it runs the activities of plans with this host (default: the machine's host name)"},
+			&cli.StringFlag{Name: "cache-dir", Value: filepath.Join(".steward", "cache"), Usage: "preheat cache `DIR` for preheats that name no cache.dir"},
 			&cli.StringFlag{Name: "address", Usage: "Temporal frontend `HOST:PORT` (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)"},
 			&cli.StringFlag{Name: "namespace", Usage: "Temporal namespace (default $TEMPORAL_NAMESPACE or default)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
@@ -91,6 +94,7 @@ func parseOptions(c *cli.Context) (options, error) {
 		DevUIPort: c.Int("dev-ui-port"),
 		Plans:     c.String("plans"),
 		Host:      c.String("host"),
+		CacheDir:  c.String("cache-dir"),
 		Conn:      control.Connection{Address: c.String("address"), Namespace: c.String("namespace")},
 		Out:       os.Stdout,
 	}
@@ -115,6 +119,13 @@ func parseOptions(c *cli.Context) (options, error) {
 		}
 		o.Host = h
 	}
+	// The cache directory travels to activities as an absolute path, so
+	// where the worker was started from does not matter later.
+	dir, err := filepath.Abs(o.CacheDir)
+	if err != nil || o.CacheDir == "" {
+		return o, fmt.Errorf("--cache-dir %q: want a directory", o.CacheDir)
+	}
+	o.CacheDir = dir
 	if o.Dev && o.Conn.Address != "" {
 		return o, errors.New("--dev and --address are exclusive: --dev runs its own server")
 	}
@@ -192,12 +203,15 @@ func run(ctx context.Context, o options) error {
 			copts.Namespace, strings.Join(missing, ", "))
 	}
 
-	workers := newWorkers(c, o.Host)
+	workers := newWorkers(c, o.Host, o.CacheDir)
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
+	}
+	if err := control.RegisterHost(ctx, c, o.Host); err != nil {
+		return err
 	}
 	fmt.Fprintf(o.Out, "steward: worker ready on host %s, task queues %s\n", o.Host, queueNames(o.Host))
 
@@ -243,16 +257,21 @@ const heartbeatThrottle = 2 * time.Second
 
 // newWorkers returns the worker of the shared queue (workflows, and the
 // activities of plans with no host) and the worker of this host's queue.
-func newWorkers(c client.Client, host string) []worker.Worker {
+func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
 	acts := backup.New()
 	acts.Hostname = host
 	checks := gate.New()
+	warm := preheat.New(c, host, cacheDir)
 	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle})
 	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.PreheatRunWorkflow, workflow.RegisterOptions{Name: workflows.PreheatRunWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.CacheEvictWorkflow, workflow.RegisterOptions{Name: workflows.CacheEvictWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.HostsWorkflow, workflow.RegisterOptions{Name: workflows.HostsWorkflowName})
 	acts.Register(shared)
 	checks.Register(shared)
+	warm.Register(shared)
 	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{
 		DisableWorkflowWorker: true,
 		// Cancellation reaches an activity only in a heartbeat's reply:
@@ -262,6 +281,7 @@ func newWorkers(c client.Client, host string) []worker.Worker {
 	})
 	acts.Register(hostW)
 	checks.Register(hostW)
+	warm.Register(hostW)
 	return []worker.Worker{shared, hostW}
 }
 

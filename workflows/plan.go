@@ -38,6 +38,8 @@ type planner struct {
 	cancelReason string
 	// checkFuture is the precondition check in flight.
 	checkFuture workflow.Future
+	// evictFuture is a preheat plan's cache eviction in flight.
+	evictFuture workflow.Future
 	// failuresV1 enables preconditions, run-level retries, the circuit
 	// breaker and run-record retention: executions started before they
 	// existed replay without them.
@@ -79,15 +81,16 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		p.expireLeases(now)
 		p.expireRecords(now)
 		p.handleDue(ctx, now)
+		p.handleCacheExpiry(ctx, now)
 		p.publish(ctx)
 
-		if !p.busy() && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+		if !p.busy() && p.evictFuture == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
-			if !p.busy() {
+			if !p.busy() && p.evictFuture == nil {
 				return workflow.NewContinueAsNewError(ctx, PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
@@ -126,6 +129,9 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		}
 		if p.checkFuture != nil {
 			sel.AddFuture(p.checkFuture, func(f workflow.Future) { p.finishCheck(ctx, f) })
+		}
+		if p.evictFuture != nil {
+			sel.AddFuture(p.evictFuture, func(f workflow.Future) { p.finishEvict(ctx, f) })
 		}
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
@@ -273,6 +279,7 @@ func (p *planner) wakeTime() (time.Time, string) {
 		}
 	}
 	consider(p.nextRecordExpiry(), "a run record expires")
+	consider(p.evictionDue(), "a cache entry expires")
 	if at.IsZero() {
 		return at, ""
 	}

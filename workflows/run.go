@@ -87,11 +87,7 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 		StaticSummary:         clip(summary, 200),
 		TypedSearchAttributes: temporal.NewSearchAttributes(AttrPlan.ValueSet(p.spec.ID), AttrKind.ValueSet(string(p.spec.Kind))),
 	})
-	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity}
-	if p.spec.Backup != nil {
-		req.Backup = *p.spec.Backup
-	}
-	p.runFuture = workflow.ExecuteChildWorkflow(cctx, BackupRunWorkflowName, req)
+	p.runFuture = p.executeRun(cctx, nominal)
 	p.runCancel = cancel
 	p.cancelReason = ""
 	p.runsHere++
@@ -100,6 +96,20 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 		p.st.LastRunStart = nominal.UTC()
 		p.st.Counters.Runs++
 	}
+}
+
+// executeRun starts the run workflow of the plan's kind.
+func (p *planner) executeRun(ctx workflow.Context, nominal time.Time) workflow.ChildWorkflowFuture {
+	if p.spec.Kind == plan.KindPreheat && p.spec.Preheat != nil {
+		return workflow.ExecuteChildWorkflow(ctx, PreheatRunWorkflowName, PreheatRunRequest{
+			PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Preheat: *p.spec.Preheat, Retry: p.spec.Retry.Activity,
+		})
+	}
+	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity}
+	if p.spec.Backup != nil {
+		req.Backup = *p.spec.Backup
+	}
+	return workflow.ExecuteChildWorkflow(ctx, BackupRunWorkflowName, req)
 }
 
 // cancelRun cancels the run in flight, saying why in the ledger.
@@ -113,7 +123,15 @@ func (p *planner) cancelRun(reason string) {
 // finishRun records the outcome of the run in flight.
 func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
 	var res BackupRunResult
-	err := f.Get(ctx, &res)
+	var err error
+	if p.spec.Kind == plan.KindPreheat {
+		var pr PreheatRunResult
+		err = f.Get(ctx, &pr)
+		p.preheated(pr, err)
+		res = BackupRunResult{Files: int64(pr.Items), Bytes: pr.Bytes, Downloaded: pr.Downloaded}
+	} else {
+		err = f.Get(ctx, &res)
+	}
 	p.runFuture, p.runCancel = nil, nil
 	now := workflow.Now(ctx).UTC()
 	switch {
@@ -153,7 +171,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		p.st.Overdue = false
 		p.st.ConsecutiveFailures = 0
 		if res != nil {
-			r.SnapshotID, r.Files, r.Bytes = res.SnapshotID, res.Files, res.Bytes
+			r.SnapshotID, r.Files, r.Bytes, r.Downloaded = res.SnapshotID, res.Files, res.Bytes, res.Downloaded
 		}
 	case OutcomeCancelled:
 		p.st.Counters.Cancelled++

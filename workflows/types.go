@@ -18,6 +18,12 @@ const (
 	PlanWorkflowName      = "PlanWorkflow"
 	BackupRunWorkflowName = "BackupRunWorkflow"
 	CheckPlanWorkflowName = "CheckPlanWorkflow"
+	// PreheatRunWorkflowName runs one preheat; CacheEvictWorkflowName
+	// evicts a preheat plan's caches; HostsWorkflowName is the host
+	// registry.
+	PreheatRunWorkflowName = "PreheatRunWorkflow"
+	CacheEvictWorkflowName = "CacheEvictWorkflow"
+	HostsWorkflowName      = "HostsWorkflow"
 )
 
 // Signal, query and update names: the contract with the steward CLI, the
@@ -112,6 +118,9 @@ type State struct {
 	Recheck *time.Time `json:"recheck,omitempty"`
 	// ConsecutiveFailures counts fire times that failed for good in a row.
 	ConsecutiveFailures int `json:"consecutive_failures"`
+	// CacheExpiry is when a preheat plan's next cache entry expires on one
+	// of its hosts: the plan evicts then, even with no run due.
+	CacheExpiry *time.Time `json:"cache_expiry,omitempty"`
 }
 
 // PendingRun is a run that is not in flight yet: its preconditions are
@@ -171,6 +180,8 @@ type RunRecord struct {
 	SnapshotID string `json:"snapshot_id,omitempty"`
 	Files      int64  `json:"files,omitempty"`
 	Bytes      int64  `json:"bytes,omitempty"`
+	// Downloaded is what a preheat run transferred (0 when all was cached).
+	Downloaded int64 `json:"downloaded,omitempty"`
 }
 
 // Pause modes.
@@ -296,6 +307,8 @@ type BackupRunResult struct {
 	Files      int64  `json:"files"`
 	Bytes      int64  `json:"bytes"`
 	Reused     bool   `json:"reused"`
+	// Downloaded is set for preheat runs, whose report becomes a run record.
+	Downloaded int64 `json:"downloaded,omitempty"`
 }
 
 // CheckPlanRequest asks the plan's host to check what only it can check.

@@ -45,6 +45,7 @@ type Plan struct {
 	Schedule Schedule `yaml:"schedule" json:"schedule"`
 	Retry    Retry    `yaml:"retry,omitempty" json:"retry"`
 	Backup   *Backup  `yaml:"backup,omitempty" json:"backup,omitempty"`
+	Preheat  *Preheat `yaml:"preheat,omitempty" json:"preheat,omitempty"`
 	// Preconditions are checked on the plan's host before each run.
 	Preconditions []Precondition `yaml:"preconditions,omitempty" json:"preconditions,omitempty"`
 	History       History        `yaml:"history,omitempty" json:"history"`
@@ -167,6 +168,9 @@ func Parse(data []byte) (*File, error) {
 // SetDefaults fills in every setting the plan leaves out.
 func (p *Plan) SetDefaults() {
 	p.setFailureDefaults()
+	if p.Preheat != nil {
+		p.Preheat.SetDefaults()
+	}
 	if p.Schedule.Timezone == "" {
 		p.Schedule.Timezone = "UTC"
 	}
@@ -308,14 +312,24 @@ func (p *Plan) validate(prefix string) Errors {
 			es = append(es, p.Backup.validate(prefix+".backup")...)
 		}
 	case KindPreheat:
-		add("kind", "preheat plans are not supported by this version yet (supported: backup)")
+		if p.Preheat == nil {
+			add("preheat", "is required for kind preheat")
+		} else {
+			es = append(es, p.Preheat.validate(prefix+".preheat")...)
+			if p.Host != "" && !p.Preheat.Hosts.IsZero() {
+				add("preheat.hosts", "contradictory options: set host (one host) or preheat.hosts, not both")
+			}
+		}
 	case "":
-		add("kind", "is required (backup)")
+		add("kind", "is required (backup or preheat)")
 	default:
 		add("kind", "unknown kind %q (want backup or preheat)", p.Kind)
 	}
 	if p.Kind == KindPreheat && p.Backup != nil {
 		add("backup", "is only valid for kind backup")
+	}
+	if p.Kind == KindBackup && p.Preheat != nil {
+		add("preheat", "is only valid for kind preheat")
 	}
 	es = append(es, p.Schedule.validate(prefix+".schedule")...)
 	es = append(es, p.Retry.Activity.validate(prefix+".retry.activity")...)

@@ -131,7 +131,8 @@ func TestParseRejectsBadInputNamingTheField(t *testing.T) {
 			[]string{`plans[0].schedule.timezone: "Local": name an IANA zone`}},
 		{"CRON_TZ without a schedule", replace(`"CRON_TZ=Europe/Berlin 0 3 * * *"`, `"CRON_TZ=Europe/Berlin"`),
 			[]string{`plans[1].schedule.cron: "CRON_TZ=Europe/Berlin": CRON_TZ=Europe/Berlin: want a schedule after the time zone`}},
-		{"preheat not yet", replace("kind: backup", "kind: preheat"), []string{"plans[0].kind: preheat plans are not supported by this version yet"}},
+		{"preheat without its section", replace("kind: backup", "kind: preheat"),
+			[]string{"plans[0].preheat: is required for kind preheat", "plans[0].backup: is only valid for kind backup"}},
 		{"empty file", "", []string{"plans: the file is empty"}},
 		{"not YAML", "plans: [", []string{"plans file: yaml:"}},
 	}
