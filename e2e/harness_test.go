@@ -129,12 +129,15 @@ func newStack(t *testing.T, env ...string) *stack {
 
 func (s *stack) addr() string { return fmt.Sprintf("127.0.0.1:%d", s.port) }
 
+// cacheDir is the preheat cache of the stack's worker (host e2e).
+func (s *stack) cacheDir() string { return filepath.Join(s.dir, "cache-e2e") }
+
 // start runs the worker with its embedded server and waits until it says
 // it is ready.
 func (s *stack) start(extra ...string) {
 	s.t.Helper()
 	s.startArgs(append([]string{"--dev", "--dev-db", s.db, "--dev-port", fmt.Sprint(s.port),
-		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e"}, extra...))
+		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e", "--cache-dir", s.cacheDir()}, extra...))
 }
 
 // startArgs runs the worker with args and waits until it says it is ready.

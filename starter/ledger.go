@@ -120,13 +120,24 @@ func renderPreview(w io.Writer, fires []workflows.FireTime, now time.Time) {
 	tw.Flush()
 }
 
+// runResult is what a run made: a backup's snapshot, a preheat's items.
+func runResult(r workflows.RunRecord) string {
+	switch {
+	case r.SnapshotID != "":
+		return "snapshot " + r.SnapshotID
+	case r.Files > 0 && r.Outcome == workflows.OutcomeSucceeded:
+		return fmt.Sprintf("%d items, %s, %s downloaded", r.Files, bytesText(r.Bytes), bytesText(r.Downloaded))
+	}
+	return ""
+}
+
 func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "no run records")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tOUTCOME\tSTARTED\tTOOK\tSNAPSHOT\tERROR")
+	fmt.Fprintln(tw, "RUN\tOUTCOME\tSTARTED\tTOOK\tRESULT\tERROR")
 	for i := len(runs) - 1; i >= 0; i-- {
 		r := runs[i]
 		took := "-"
@@ -137,7 +148,7 @@ func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
 		if r.Error != nil {
 			errText = clipText(*r.Error, 80)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Outcome, when(&r.Started, now), took, dash(r.SnapshotID), errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Outcome, when(&r.Started, now), took, dash(runResult(r)), errText)
 	}
 	tw.Flush()
 }

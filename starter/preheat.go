@@ -45,6 +45,7 @@ func preheatCommand() *cli.Command {
 			&cli.StringFlag{Name: "max-file-size", Usage: "refuse any file larger than `SIZE` (like 10GiB)"},
 			&cli.BoolFlag{Name: "allow-loopback", Usage: "allow loopback addresses (127.0.0.0/8, ::1)"},
 			&cli.BoolFlag{Name: "allow-private", Usage: "allow private addresses (RFC 1918, fc00::/7, 100.64.0.0/10)"},
+			&cli.IntFlag{Name: "attempts", Value: plan.DefaultActivityRetry.MaxAttempts, Usage: "tries of each host's fetch (resuming) before the preheat fails"},
 			&cli.BoolFlag{Name: "wait", Usage: "wait for the preheat, showing its progress, and report each host"},
 			outputFlag,
 		},
@@ -154,12 +155,17 @@ func runPreheat(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.Int("attempts") < 1 {
+		return fmt.Errorf("--attempts %d: must be at least 1", c.Int("attempts"))
+	}
 	cl, _, err := dial(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
-	run, joined, err := control.StartPreheat(ctx(c), cl, control.OneOffPreheat{Preheat: spec})
+	retry := plan.DefaultActivityRetry
+	retry.MaxAttempts = c.Int("attempts")
+	run, joined, err := control.StartPreheat(ctx(c), cl, control.OneOffPreheat{Preheat: spec, Retry: retry})
 	if err != nil {
 		return err
 	}

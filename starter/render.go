@@ -114,8 +114,8 @@ func runLine(r workflows.RunRecord, now time.Time) string {
 	switch {
 	case r.SnapshotID != "":
 		fmt.Fprintf(&b, " snapshot %s, %d files, %s", r.SnapshotID, r.Files, bytesText(r.Bytes))
-	case r.Files > 0:
-		fmt.Fprintf(&b, " %d items, %s, %s downloaded", r.Files, bytesText(r.Bytes), bytesText(r.Downloaded))
+	case runResult(r) != "":
+		fmt.Fprintf(&b, " %s", runResult(r))
 	}
 	if r.Error != nil {
 		fmt.Fprintf(&b, ": %s", *r.Error)

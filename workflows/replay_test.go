@@ -28,6 +28,9 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: PlanWorkflowName})
 			r.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
 			r.RegisterWorkflowWithOptions(CheckPlanWorkflow, workflow.RegisterOptions{Name: CheckPlanWorkflowName})
+			r.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: PreheatRunWorkflowName})
+			r.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: CacheEvictWorkflowName})
+			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: HostsWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

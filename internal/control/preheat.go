@@ -46,8 +46,8 @@ type OneOffPreheat struct {
 
 // PreheatID is the workflow ID of a one-off preheat: derived from the
 // request, so two identical requests at once share one run.
-func PreheatID(p plan.Preheat) (string, error) {
-	b, err := json.Marshal(p)
+func PreheatID(req OneOffPreheat) (string, error) {
+	b, err := json.Marshal(req)
 	if err != nil {
 		return "", err
 	}
@@ -65,7 +65,9 @@ func StartPreheat(ctx context.Context, c client.Client, req OneOffPreheat) (run 
 	if req.Retry.MaxAttempts == 0 {
 		req.Retry = plan.DefaultActivityRetry
 	}
-	id, err := PreheatID(req.Preheat)
+	// The retry policy is part of the request: the same preheat with other
+	// retries is another run.
+	id, err := PreheatID(req)
 	if err != nil {
 		return nil, false, err
 	}
