@@ -14,13 +14,14 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -ldflags="-s -w" -o /out/steward ./starter
 # Directories the runtime user must own; a named volume mounted on them
 # starts with this ownership.
-RUN mkdir -p /out/state/repos
+RUN mkdir -p /out/state/repos /out/cache
 
 # Static binaries on distroless: CA certificates, tzdata (plan time zones),
 # no shell, runs as nonroot (65532).
 FROM gcr.io/distroless/static-debian13:nonroot
 COPY --from=build /out/steward-worker /out/steward /usr/local/bin/
 COPY --from=build --chown=65532:65532 /out/state /var/lib/steward
+COPY --from=build --chown=65532:65532 /out/cache /var/cache/steward
 USER 65532:65532
 WORKDIR /var/lib/steward
 ENTRYPOINT ["/usr/local/bin/steward-worker"]
