@@ -143,16 +143,23 @@ func (s *stack) start(extra ...string) {
 // startArgs runs the worker with args and waits until it says it is ready.
 func (s *stack) startArgs(args []string) {
 	s.t.Helper()
-	s.cmd = exec.Command(workerBin, args...)
-	s.cmd.Env = append(os.Environ(), s.env...)
 	s.out = &lockedBuffer{}
+	s.cmd, s.done = launchWorker(s.t, "worker", args, s.env, s.out)
+}
+
+// launchWorker starts the worker binary with args and env, its output going
+// to out, and waits until it says it is ready; done closes when it exits.
+func launchWorker(t *testing.T, name string, args, env []string, out *lockedBuffer) (*exec.Cmd, chan struct{}) {
+	t.Helper()
+	cmd := exec.Command(workerBin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()
-	s.cmd.Stdout = io.MultiWriter(s.out, pw)
-	s.cmd.Stderr = s.out
-	if err := s.cmd.Start(); err != nil {
-		s.t.Fatal(err)
+	cmd.Stdout = io.MultiWriter(out, pw)
+	cmd.Stderr = out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
-	s.done = make(chan struct{})
+	done := make(chan struct{})
 	ready := make(chan struct{})
 	go func() {
 		sc := bufio.NewScanner(pr)
@@ -164,17 +171,18 @@ func (s *stack) startArgs(args []string) {
 		}
 	}()
 	go func() {
-		_ = s.cmd.Wait()
+		_ = cmd.Wait()
 		pw.Close()
-		close(s.done)
+		close(done)
 	}()
 	select {
 	case <-ready:
-	case <-s.done:
-		s.t.Fatalf("worker exited before it was ready:\n%s", s.out.String())
+	case <-done:
+		t.Fatalf("%s exited before it was ready:\n%s", name, out.String())
 	case <-time.After(2 * time.Minute):
-		s.t.Fatalf("worker not ready after 2m:\n%s", s.out.String())
+		t.Fatalf("%s not ready after 2m:\n%s", name, out.String())
 	}
+	return cmd, done
 }
 
 // kill9 kills the worker (and so its embedded server) without warning.

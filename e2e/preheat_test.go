@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
@@ -72,6 +71,9 @@ plans:
       allow_loopback: true
 `, files.url(a), files.url(b), digestOf(files.body(b)), reg.ref))
 	s.mustSteward("plan", "apply", "-f", planFile)
+	if out := s.mustSteward("hosts"); tableRows(out, "e2e ", "yes") != 1 || tableRows(out, "h2 ", "yes") != 1 {
+		t.Fatalf("steward hosts does not list both workers as online:\n%s", out)
+	}
 	c := s.client()
 	runOnce := func(id string) workflows.RunRecord {
 		t.Helper()
@@ -271,37 +273,7 @@ func startHostWorker(t *testing.T, s *stack, host string) *hostWorker {
 
 func (w *hostWorker) start() {
 	w.t.Helper()
-	w.cmd = exec.Command(workerBin, "--address", w.s.addr(), "--host", w.host, "--cache-dir", w.cacheDir)
-	w.cmd.Env = append(os.Environ(), w.s.env...)
-	pr, pw := io.Pipe()
-	w.cmd.Stdout = io.MultiWriter(&w.out, pw)
-	w.cmd.Stderr = &w.out
-	if err := w.cmd.Start(); err != nil {
-		w.t.Fatal(err)
-	}
-	w.done = make(chan struct{})
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(pr)
-		once := sync.Once{}
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "worker ready") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	go func() {
-		_ = w.cmd.Wait()
-		pw.Close()
-		close(w.done)
-	}()
-	select {
-	case <-ready:
-	case <-w.done:
-		w.t.Fatalf("worker %s exited before it was ready:\n%s", w.host, w.out.String())
-	case <-time.After(time.Minute):
-		w.t.Fatalf("worker %s not ready after 1m:\n%s", w.host, w.out.String())
-	}
+	w.cmd, w.done = launchWorker(w.t, "worker "+w.host, []string{"--address", w.s.addr(), "--host", w.host, "--cache-dir", w.cacheDir}, w.s.env, &w.out)
 }
 
 func (w *hostWorker) kill9() {

@@ -19,10 +19,14 @@ import (
 	"github.com/steward-ops/steward/workflows"
 )
 
+// connection is the connection the global flags ask for.
+func connection(c *cli.Context) control.Connection {
+	return control.Connection{Address: c.String("address"), Namespace: c.String("namespace")}
+}
+
 // dial connects with the global flags and the temporal CLI's settings.
 func dial(c *cli.Context) (client.Client, string, error) {
-	conn := control.Connection{Address: c.String("address"), Namespace: c.String("namespace")}
-	opts, err := conn.Options()
+	opts, err := connection(c).Options()
 	if err != nil {
 		return nil, "", err
 	}

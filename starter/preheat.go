@@ -498,24 +498,13 @@ func hostsCommand() *cli.Command {
 		Usage: "list the worker hosts that registered (the hosts of preheats with hosts: all)",
 		Flags: []cli.Flag{outputFlag},
 		Action: func(c *cli.Context) error {
-			asJSON, err := jsonOutput(c)
-			if err != nil {
-				return err
-			}
-			cl, ns, err := dial(c)
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			hosts, err := preheat.Hosts(ctx(c), cl, ns)
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(c, hosts)
-			}
-			renderHosts(c.App.Writer, hosts, time.Now())
-			return nil
+			return show(c, func(cl client.Client) ([]activities.Host, error) {
+				opts, err := connection(c).Options()
+				if err != nil {
+					return nil, err
+				}
+				return preheat.Hosts(ctx(c), cl, opts.Namespace)
+			}, renderHosts)
 		},
 	}
 }
