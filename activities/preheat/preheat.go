@@ -173,7 +173,11 @@ func (a *Activities) Fetch(ctx context.Context, req activities.PreheatFetchReque
 	}
 	wg.Wait()
 	stop()
-	if err := ctx.Err(); err != nil && context.Cause(ctx) == err {
+	if err := ctx.Err(); err != nil {
+		if cause := context.Cause(ctx); cause != err {
+			// Stalled: the next attempt resumes what arrived.
+			return res, temporal.NewApplicationError(fmt.Sprintf("fetch on %s: %v", a.Hostname, cause), activities.ErrPreheatFailed, res)
+		}
 		return res, err // cancelled from outside: the run was cancelled
 	}
 

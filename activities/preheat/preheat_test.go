@@ -50,6 +50,12 @@ func newEnv(t *testing.T) *env {
 		http.ServeContent(w, r, "a", time.Time{}, bytes.NewReader(contentA))
 	})
 	mux.HandleFunc("/b", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write(contentB) })
+	mux.HandleFunc("/stall", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1000")
+		_, _ = w.Write(make([]byte, 10))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done()
+	})
 	mux.HandleFunc("/broken", func(w http.ResponseWriter, r *http.Request) { http.Error(w, "down", http.StatusServiceUnavailable) })
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -201,5 +207,22 @@ func TestProgressAddsUp(t *testing.T) {
 	p.finish(1, prefetch.Result{}, errors.New("failed"))
 	if s := p.snapshot(); s.Bytes != 20 || s.BytesDone != 11 || s.Done != 1 || s.Downloaded != 10 {
 		t.Fatalf("snapshot %+v", s)
+	}
+}
+
+func TestFetchStalledIsRetryable(t *testing.T) {
+	e := newEnv(t)
+	e.acts.StallTimeout = 50 * time.Millisecond
+	e.acts.HeartbeatEvery = 5 * time.Millisecond
+	res, err := e.fetch(activities.PreheatFile{URL: e.srv.URL + "/stall"})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != activities.ErrPreheatFailed || app.NonRetryable() || !strings.Contains(err.Error(), "stalled: no data for 50ms") {
+		t.Fatalf("stalled download: %v; want a retryable error saying it stalled", err)
+	}
+	if res.Items != 1 {
+		t.Fatalf("report %+v", res)
+	}
+	if entries, _ := filepath.Glob(filepath.Join(e.acts.CacheDir, "index", "*")); len(entries) != 0 {
+		t.Fatalf("a stalled download left index entries: %v", entries)
 	}
 }
