@@ -36,6 +36,7 @@ type testRegistry struct {
 	mu     sync.Mutex
 	cut    string   // digest whose next GET is cut half-way
 	ranges []string // Range headers of blob GETs
+	login  string   // "user:password" required (basic auth) when set
 }
 
 func newTestRegistry(t *testing.T) *testRegistry {
@@ -43,6 +44,14 @@ func newTestRegistry(t *testing.T) *testRegistry {
 	tr := &testRegistry{}
 	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tr.mu.Lock()
+		login := tr.login
+		tr.mu.Unlock()
+		if user, pass, ok := r.BasicAuth(); login != "" && (!ok || user+":"+pass != login) {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, `{"errors":[{"code":"UNAUTHORIZED","message":"login required"}]}`, http.StatusUnauthorized)
+			return
+		}
 		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
 			tr.blobGets.Add(1)
 			tr.mu.Lock()
