@@ -14,7 +14,24 @@ const (
 	// PreheatEvict evicts a host's cache entries past their TTL, then the
 	// least recently used ones above the cache's maximum size.
 	PreheatEvict = "PreheatEvict"
+	// CheckPreheat checks on a target host, before a preheat plan is
+	// applied, that its header references resolve and its cache is usable.
+	CheckPreheat = "CheckPreheat"
 )
+
+// CheckPreheatRequest names what only a target host can check. Path is the
+// field path of the plan's preheat section ("plans[0].preheat").
+type CheckPreheatRequest struct {
+	Path    string     `json:"path"`
+	Headers HeaderRefs `json:"headers,omitempty"`
+	Cache   CacheSpec  `json:"cache"`
+}
+
+// CheckPreheatResult lists the problems found, each naming its field path
+// and the host. Empty means usable.
+type CheckPreheatResult struct {
+	Problems []string `json:"problems"`
+}
 
 // Preheat error types. A refused URL, a digest mismatch or content above the
 // size limit will not change by retrying the same activity; a run-level

@@ -244,6 +244,31 @@ func TestPreheatRefusesBadContent(t *testing.T) {
 			verifyCache(t, s.cacheDir(), nil)
 		})
 	}
+	t.Run("apply checks every host", func(t *testing.T) {
+		file := s.writePlans(`
+plans:
+  - id: warm
+    kind: preheat
+    schedule: {every: 1h}
+    preheat:
+      urls: [https://files.example.com/a]
+      headers: {Authorization: "Bearer ${STEWARD_E2E_UNSET_TOKEN}"}
+      hosts: [e2e, nope]
+`)
+		out, err := s.steward("plan", "apply", "-f", file)
+		for _, want := range []string{
+			"plans[0].preheat.headers.Authorization: environment variable STEWARD_E2E_UNSET_TOKEN is not set on host e2e",
+			"plans[0].preheat.hosts[1]: no worker of host nope answered within 30s",
+			"nothing was applied",
+		} {
+			if err == nil || !strings.Contains(out, want) {
+				t.Errorf("plan apply (%v) does not say %q:\n%s", err, want, out)
+			}
+		}
+		if out := s.mustSteward("plan", "ls"); !strings.Contains(out, "no plans") {
+			t.Errorf("a plan was applied:\n%s", out)
+		}
+	})
 }
 
 // hostWorker is a worker process of another host, connected to a stack's

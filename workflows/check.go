@@ -1,12 +1,15 @@
 package workflows
 
 import (
+	"errors"
+	"fmt"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/plan"
 )
 
 // checkTimeout bounds how long a plan check waits for the plan's host: a
@@ -18,6 +21,9 @@ const checkTimeout = 30 * time.Second
 // worker's environment), so `steward plan apply` can refuse a plan before
 // anything is changed.
 func CheckPlanWorkflow(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, error) {
+	if req.Spec.Preheat != nil {
+		return checkPreheat(ctx, req)
+	}
 	if req.Spec.Backup == nil {
 		return CheckPlanResult{}, nil
 	}
@@ -40,4 +46,63 @@ func CheckPlanWorkflow(ctx workflow.Context, req CheckPlanRequest) (CheckPlanRes
 		return CheckPlanResult{}, err
 	}
 	return CheckPlanResult{Problems: res.Problems}, nil
+}
+
+// checkPreheat checks a preheat plan on each of its target hosts (for
+// hosts: all, on every host online now): a host with no worker is a problem
+// of the plan, named by its field path.
+func checkPreheat(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, error) {
+	p := *req.Spec.Preheat
+	path := req.Path + ".preheat"
+	type target struct{ host, field string }
+	var targets []target
+	switch {
+	case p.Hosts.All:
+		src := p
+		src.URLs, src.Image = nil, ""
+		resolved, err := resolvePreheat(ctx, "", src, plan.ActivityRetry{MaxAttempts: 1})
+		if err != nil {
+			return CheckPlanResult{Problems: []string{path + ".hosts: " + runError(err)}}, nil
+		}
+		for _, h := range resolved.Hosts {
+			targets = append(targets, target{h, path + ".hosts"})
+		}
+	case len(p.Hosts.Names) > 0:
+		for i, h := range p.Hosts.Names {
+			targets = append(targets, target{h, fmt.Sprintf("%s.hosts[%d]", path, i)})
+		}
+	default:
+		targets = []target{{req.Spec.Host, req.Path + ".host"}}
+	}
+	futures := make([]workflow.Future, len(targets))
+	for i, tg := range targets {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              activities.HostTaskQueue(tg.host),
+			ScheduleToStartTimeout: checkTimeout,
+			StartToCloseTimeout:    checkTimeout,
+			RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		})
+		futures[i] = workflow.ExecuteActivity(actx, activities.CheckPreheat, activities.CheckPreheatRequest{
+			Path: path, Headers: activities.HeaderRefs(p.Headers), Cache: cacheSpec(p.Cache),
+		})
+	}
+	var res CheckPlanResult
+	for i, f := range futures {
+		var r activities.CheckPreheatResult
+		if err := f.Get(ctx, &r); err != nil {
+			msg := runError(err)
+			if isTimeout(err) {
+				msg = fmt.Sprintf("no worker of host %s answered within %v (start one with --host %s)", hostName(targets[i].host), checkTimeout, targets[i].host)
+			}
+			res.Problems = append(res.Problems, targets[i].field+": "+msg)
+			continue
+		}
+		res.Problems = append(res.Problems, r.Problems...)
+	}
+	return res, nil
+}
+
+func isTimeout(err error) bool {
+	var te *temporal.TimeoutError
+	return errors.As(err, &te)
 }

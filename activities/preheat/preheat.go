@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,32 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Resolve, activity.RegisterOptions{Name: activities.PreheatResolve})
 	r.RegisterActivityWithOptions(a.Fetch, activity.RegisterOptions{Name: activities.PreheatFetch})
 	r.RegisterActivityWithOptions(a.Evict, activity.RegisterOptions{Name: activities.PreheatEvict})
+	r.RegisterActivityWithOptions(a.Check, activity.RegisterOptions{Name: activities.CheckPreheat})
+}
+
+// Check reports what would make a preheat fail on this host: a header's
+// ${ENV} reference that is not set here, a cache directory it cannot use.
+func (a *Activities) Check(_ context.Context, req activities.CheckPreheatRequest) (activities.CheckPreheatResult, error) {
+	var res activities.CheckPreheatResult
+	names := make([]string, 0, len(req.Headers))
+	for name := range req.Headers {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if _, err := prefetch.ExpandEnv(req.Headers[name], a.LookupEnv); err != nil {
+			res.Problems = append(res.Problems, fmt.Sprintf("%s.headers.%s: %s on host %s", req.Path, name, strings.TrimPrefix(err.Error(), prefetch.ErrEnv.Error()+": "), a.Hostname))
+		}
+	}
+	if _, err := a.open(req.Cache); err != nil {
+		field := req.Path + ".cache.dir"
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			err = errors.New(app.Message())
+		}
+		res.Problems = append(res.Problems, fmt.Sprintf("%s: %v", field, err))
+	}
+	return res, nil
 }
 
 // Resolve pins an image to the digest its reference names now and lists the

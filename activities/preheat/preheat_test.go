@@ -226,3 +226,38 @@ func TestFetchStalledIsRetryable(t *testing.T) {
 		t.Fatalf("a stalled download left index entries: %v", entries)
 	}
 }
+
+func TestCheckNamesWhatWouldFail(t *testing.T) {
+	e := newEnv(t)
+	e.acts.LookupEnv = func(k string) (string, bool) { return "x", k == "SET" }
+	notDir := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(notDir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v, err := e.env.ExecuteActivity(activities.CheckPreheat, activities.CheckPreheatRequest{
+		Path:    "plans[2].preheat",
+		Headers: activities.HeaderRefs{"Authorization": "Bearer ${UNSET}", "X-Ok": "${SET}"},
+		Cache:   activities.CacheSpec{Dir: notDir},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.CheckPreheatResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"plans[2].preheat.headers.Authorization: environment variable UNSET is not set on host test-host",
+		"plans[2].preheat.cache.dir: cache on test-host: open cache " + notDir,
+	}
+	if len(res.Problems) != 2 || res.Problems[0] != want[0] || !strings.HasPrefix(res.Problems[1], want[1]) {
+		t.Fatalf("problems %q; want %q", res.Problems, want)
+	}
+	v, err = e.env.ExecuteActivity(activities.CheckPreheat, activities.CheckPreheatRequest{Path: "p", Headers: activities.HeaderRefs{"X-Ok": "${SET}"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Get(&res); err != nil || len(res.Problems) != 0 {
+		t.Fatalf("a usable preheat: %q (%v)", res.Problems, err)
+	}
+}
