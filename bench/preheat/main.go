@@ -212,6 +212,7 @@ func run(ctx context.Context, o options) error {
 		"steward hashes every byte (sha256; the single file is checked against --digest) and fsyncs each cache entry and its directory before renaming it in; plain curl does neither, curl+fsync adds an fsync of the output file",
 		"the server is this process (net/http FileServer on 127.0.0.1, files in the page cache), so it shares the 2 cores with the client being measured, alike for every tool",
 		"before every timed command the previous outputs are deleted and the file system synced, so no tool pays for another's writeback",
+		"before every timed run of the single and many cases, a scratch file somewhat larger than the content is written and deleted (warmPages): on this VM a write into page-cache pages freed a while ago runs 2-3x slower, which otherwise decided the ratio by the order of the runs (curl alone varied 1.2-3.2 s for 1 GiB)",
 	}
 	if aria2 == "" {
 		res.Comments = append(res.Comments, "aria2c is not installed: no aria2c peer")

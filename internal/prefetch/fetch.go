@@ -375,10 +375,15 @@ func (d *download) receive(resp *http.Response, offset int64, h hash.Hash) (Resu
 	defer file.Close()
 
 	done, downloaded := offset, int64(0)
-	buf := make([]byte, 1<<20)
+	hx := newHasher(h)
+	defer hx.sum()
+	wb := writeback{f: file, off: offset, queued: offset}
 	for {
-		n, rerr := resp.Body.Read(buf)
-		if n > 0 {
+		buf := hx.buffer()
+		n, rerr := fill(resp.Body, buf)
+		if n == 0 {
+			hx.recycle(buf)
+		} else {
 			if d.req.MaxSize > 0 && done+int64(n) > d.req.MaxSize {
 				file.Close()
 				_ = d.removePartial()
@@ -387,7 +392,8 @@ func (d *download) receive(resp *http.Response, offset int64, h hash.Hash) (Resu
 			if _, err := file.Write(buf[:n]); err != nil {
 				return Result{}, err
 			}
-			h.Write(buf[:n])
+			hx.add(buf[:n])
+			wb.wrote(n)
 			done += int64(n)
 			downloaded += int64(n)
 			if d.progress != nil {
@@ -414,7 +420,7 @@ func (d *download) receive(resp *http.Response, offset int64, h hash.Hash) (Resu
 	if err := file.Close(); err != nil {
 		return Result{}, err
 	}
-	e, err := d.f.cache.commit(d.key, part, h, done, d.req.ExpectDigest, meta)
+	e, err := d.f.cache.commit(d.key, part, hx.sum(), done, d.req.ExpectDigest, meta)
 	if err != nil {
 		// Corrupt content is not worth resuming.
 		_ = d.removePartial()
