@@ -573,3 +573,43 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestPreheatPauseModeAllCancelsDownload: a preheat plan is a plan like any
+// other: pause with mode all cancels the download in flight (the activity
+// hears it through its heartbeats), the run is recorded as cancelled, and
+// nothing partial is visible in the cache.
+func TestPreheatPauseModeAllCancelsDownload(t *testing.T) {
+	s := newStack(t)
+	s.start()
+	files := newContentServer(t, "127.0.0.1")
+	big := files.add("/slow.bin", randomBytes(32<<20, 4))
+	files.throttle(big, 50*time.Millisecond) // about 5 MiB/s: minutes to finish
+	s.mustSteward("plan", "apply", "-f", s.writePlans(fmt.Sprintf(`
+plans:
+  - id: slow
+    kind: preheat
+    schedule: {every: 24h}
+    preheat:
+      urls: [%s]
+      allow_loopback: true
+`, files.url(big))))
+	c := s.client()
+	s.mustSteward("trigger", "slow")
+	tmp := filepath.Join(s.cacheDir(), "tmp")
+	waitFor(t, time.Minute, "the download to start", func() bool { return dirBytes(tmp) > 1<<20 })
+	s.mustSteward("pause", "slow", "--mode", "all", "--reason", "maintenance")
+	var st workflows.Status
+	waitFor(t, time.Minute, "the run to be cancelled", func() bool {
+		st = s.status(c, "slow")
+		return st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeCancelled
+	})
+	if st.State != workflows.StatePaused || st.Counters.Cancelled != 1 {
+		t.Fatalf("after pause mode all: state %s, counters %+v", st.State, st.Counters)
+	}
+	sent := files.sentBytes()
+	time.Sleep(3 * time.Second)
+	if now := files.sentBytes(); now > sent+(1<<20) {
+		t.Errorf("the download went on after the run was cancelled: %d more bytes", now-sent)
+	}
+	verifyCache(t, s.cacheDir(), nil)
+}
