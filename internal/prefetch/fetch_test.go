@@ -445,6 +445,7 @@ func TestDialRefusesMetadataAndLinkLocal(t *testing.T) {
 		{"[::ffff:169.254.169.254]:80", "cloud metadata"},
 		{"[fd00:ec2::254]:80", "cloud metadata"},
 		{"169.254.1.1:443", "link-local"},
+		{"[64:ff9b::a9fe:a9fe]:80", "169.254.169.254 is a cloud metadata address (through NAT64 address 64:ff9b::a9fe:a9fe)"},
 	} {
 		if err := p.control("tcp", tc.addr, nil); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("dial %s: %v, want refused: %s", tc.addr, err, tc.want)
@@ -452,6 +453,12 @@ func TestDialRefusesMetadataAndLinkLocal(t *testing.T) {
 	}
 	if err := p.control("tcp", "127.0.0.1:80", nil); err != nil {
 		t.Errorf("dial loopback with loopback allowed: %v", err)
+	}
+	if err := (Policy{}).control("tcp", "[64:ff9b::7f00:1]:80", nil); !errors.Is(err, ErrRefused) {
+		t.Errorf("dial loopback through NAT64 with loopback not allowed: %v", err)
+	}
+	if err := (Policy{}).control("tcp", "[64:ff9b::808:808]:53", nil); err != nil {
+		t.Errorf("dial a public address through NAT64: %v", err)
 	}
 }
 

@@ -39,9 +39,19 @@ var (
 	}
 )
 
+// nat64 is the well-known NAT64 prefix (RFC 6052): 64:ff9b::a9fe:a9fe
+// reaches 169.254.169.254 through a NAT64 gateway.
+var nat64 = netip.MustParsePrefix("64:ff9b::/96")
+
 // CheckAddr says whether p allows connecting to ip.
 func (p Policy) CheckAddr(ip netip.Addr) error {
 	ip = ip.Unmap()
+	if nat64.Contains(ip) {
+		b := ip.As16()
+		if err := p.CheckAddr(netip.AddrFrom4([4]byte(b[12:]))); err != nil {
+			return fmt.Errorf("%w (through NAT64 address %s)", err, ip)
+		}
+	}
 	for _, m := range metadataAddrs {
 		if ip == m {
 			return fmt.Errorf("%w: %s is a cloud metadata address", ErrRefused, ip)
