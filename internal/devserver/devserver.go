@@ -278,11 +278,13 @@ func (o *Options) connectIP() string {
 func buildConfig(o *Options) (*config.Config, error) {
 	ports := map[string]int{"frontend": o.Port}
 	var httpPort int
+	taken := map[int]bool{o.Port: true}
 	for _, svc := range []string{"frontend-http", "history", "matching", "worker"} {
-		p, err := FreePort(o.IP)
+		p, err := servicePort(o.IP, taken)
 		if err != nil {
 			return nil, err
 		}
+		taken[p] = true
 		if svc == "frontend-http" {
 			httpPort = p
 		} else {

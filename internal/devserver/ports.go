@@ -3,7 +3,9 @@ package devserver
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
+	"os"
 	"syscall"
 )
 
@@ -54,4 +56,50 @@ func unwrapOpError(err error) error {
 		return oe.Err
 	}
 	return err
+}
+
+// servicePort returns a port on ip for one of the server's internal
+// services. It comes from below the kernel's ephemeral range when there is
+// room there: a port the kernel picked (FreePort) can be handed out again
+// as the local port of any outgoing connection on the machine before the
+// server binds it, and the server cannot survive losing that race (its
+// worker service panics on a nil listener). Below the range, only another
+// program choosing the same port on purpose can take it.
+func servicePort(ip string, taken map[int]bool) (int, error) {
+	lo, _, err := ephemeralRange()
+	if err != nil || lo <= minServicePort+1000 {
+		return FreePort(ip)
+	}
+	for range 50 {
+		p := minServicePort + rand.IntN(lo-minServicePort)
+		if taken[p] {
+			continue
+		}
+		l, err := net.Listen("tcp", hostPort(ip, p))
+		if err != nil {
+			continue
+		}
+		if err := l.Close(); err != nil {
+			return 0, err
+		}
+		return p, nil
+	}
+	return FreePort(ip)
+}
+
+// minServicePort is the lowest port servicePort picks: well above the
+// registered ports services commonly use.
+const minServicePort = 20000
+
+// ephemeralRange reads the kernel's range of ports for outgoing connections
+// and port-0 binds.
+func ephemeralRange() (lo, hi int, err error) {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := fmt.Sscan(string(b), &lo, &hi); err != nil {
+		return 0, 0, err
+	}
+	return lo, hi, nil
 }
