@@ -8,6 +8,8 @@ import (
 	"slices"
 	"syscall"
 	"time"
+
+	"github.com/steward-ops/steward/bench/internal/proc"
 )
 
 // bench holds what every case needs.
@@ -74,7 +76,7 @@ type target struct {
 }
 
 func newCase(name, desc string, files int, bytes int64) *caseRs {
-	return &caseRs{Name: name, Description: desc, Files: files, Bytes: bytes, Samples: map[string][]sample{}, LoadAvg: [2]string{loadAvg()}}
+	return &caseRs{Name: name, Description: desc, Files: files, Bytes: bytes, Samples: map[string][]sample{}, LoadAvg: [2]string{proc.LoadAvg()}}
 }
 
 func (c *caseRs) add(tool string, s sample) {
@@ -98,7 +100,7 @@ func (c *caseRs) add(tool string, s sample) {
 // finish computes the medians and ratios, and checks the target (min > 0)
 // against peer.
 func (c *caseRs) finish(peer string, min float64) {
-	c.LoadAvg[1] = loadAvg()
+	c.LoadAvg[1] = proc.LoadAvg()
 	c.Medians = map[string]median{}
 	for tool, ss := range c.Samples {
 		m := median{Wall: med(ss, func(s sample) time.Duration { return s.Wall })}

@@ -48,6 +48,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/steward-ops/steward/bench/internal/proc"
 	"github.com/steward-ops/steward/internal/plan"
 )
 
@@ -203,7 +204,7 @@ func run(ctx context.Context, o options) error {
 			res.Cases[cr.Repeat.Name] = cr.Repeat
 		}
 	}
-	res.Machine.LoadAvgEnd = loadAvg()
+	res.Machine.LoadAvgEnd = proc.LoadAvg()
 
 	res.Summary = summarize(res.Cases)
 	res.Comments = []string{
@@ -283,7 +284,7 @@ func machineInfo(ctx context.Context, free int64) machine {
 		GoVersion:    runtime.Version(),
 		OS:           runtime.GOOS + "/" + runtime.GOARCH,
 		FreeDisk:     free,
-		LoadAvgStart: loadAvg(),
+		LoadAvgStart: proc.LoadAvg(),
 	}
 	if out, err := exec.CommandContext(ctx, "go", "version").Output(); err == nil {
 		m.GoVersion = strings.TrimSpace(string(out))
@@ -312,18 +313,6 @@ func machineInfo(ctx context.Context, free int64) machine {
 		}
 	}
 	return m
-}
-
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func freeBytes(dir string) (int64, error) {

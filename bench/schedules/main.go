@@ -51,6 +51,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/bench/internal/proc"
 	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/workflows"
 )
@@ -141,7 +142,7 @@ func run(ctx context.Context, o options) error {
 			Server: "Temporal server v1.32.1 (internal/devserver, SQLite)", SDK: "go.temporal.io/sdk v1.50.0",
 			Note: o.note,
 		},
-		LoadBefore: loadAvg(),
+		LoadBefore: proc.LoadAvg(),
 		Phases:     map[string]*phaseResult{},
 	}
 	logf("load average before: %s", res.LoadBefore)
@@ -165,7 +166,7 @@ func run(ctx context.Context, o options) error {
 		}
 		res.Phases[ph] = pr
 	}
-	res.LoadAfter = loadAvg()
+	res.LoadAfter = proc.LoadAvg()
 	logf("load average after: %s", res.LoadAfter)
 	res.Ratios = ratios(res.Phases)
 
@@ -341,7 +342,7 @@ func waitWindow(ctx context.Context, name string, w window, settle time.Duration
 		case <-done.C:
 			return nil
 		case now := <-t.C:
-			logf("%s: %v into the window, load average %s", name, now.Sub(w.Start).Round(time.Second), loadAvg())
+			logf("%s: %v into the window, load average %s", name, now.Sub(w.Start).Round(time.Second), proc.LoadAvg())
 		}
 	}
 }
@@ -414,19 +415,6 @@ func isNotFound(err error) bool {
 
 func logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-// loadAvg is the first three fields of /proc/loadavg, or "unknown".
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "unknown"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 // ids returns n IDs with prefix, zero-padded so they sort.

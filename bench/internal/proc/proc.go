@@ -1,5 +1,6 @@
 // Package proc starts and stops the processes benchmarks compare: free
-// loopback ports, waiting for a readiness line, a graceful stop.
+// loopback ports, waiting for a readiness line, a graceful stop, and the load
+// average recorded with their figures.
 package proc
 
 import (
@@ -7,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -60,4 +62,18 @@ func Stop(cmd *exec.Cmd) {
 		_ = cmd.Process.Kill()
 		<-done
 	}
+}
+
+// LoadAvg is the first three fields of /proc/loadavg, or "unknown": the
+// benchmarks record it next to their figures, since the machines are shared.
+func LoadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
