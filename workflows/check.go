@@ -58,9 +58,7 @@ func checkPreheat(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, 
 	var targets []target
 	switch {
 	case p.Hosts.All:
-		src := p
-		src.URLs, src.Image = nil, ""
-		resolved, err := resolvePreheat(ctx, "", src, plan.ActivityRetry{MaxAttempts: 1})
+		resolved, err := resolveHosts(ctx, "", p, plan.ActivityRetry{MaxAttempts: 1})
 		if err != nil {
 			return CheckPlanResult{Problems: []string{path + ".hosts: " + runError(err)}}, nil
 		}

@@ -132,9 +132,7 @@ func PreheatRunWorkflow(ctx workflow.Context, req PreheatRunRequest) (PreheatRun
 // entry's TTL ends, even when no run is due: the plan starts it from its
 // timer.
 func CacheEvictWorkflow(ctx workflow.Context, req CacheEvictRequest) (CacheEvictResult, error) {
-	src := req.Preheat
-	src.URLs, src.Image = nil, ""
-	resolved, err := resolvePreheat(ctx, req.Host, src, plan.DefaultActivityRetry)
+	resolved, err := resolveHosts(ctx, req.Host, req.Preheat, plan.DefaultActivityRetry)
 	if err != nil {
 		return CacheEvictResult{}, err
 	}
@@ -188,6 +186,12 @@ func resolvePreheat(ctx workflow.Context, host string, p plan.Preheat, retry pla
 		return res, temporal.NewNonRetryableApplicationError(msg, activities.ErrBadConfig, nil)
 	}
 	return res, nil
+}
+
+// resolveHosts names a preheat's hosts without resolving its content.
+func resolveHosts(ctx workflow.Context, host string, p plan.Preheat, retry plan.ActivityRetry) (activities.PreheatResolveResult, error) {
+	p.URLs, p.Image = nil, ""
+	return resolvePreheat(ctx, host, p, retry)
 }
 
 // preheatSource is the activity contract's view of a plan's preheat.

@@ -175,30 +175,14 @@ func (a *Activities) Fetch(ctx context.Context, req activities.PreheatFetchReque
 	}
 	res := activities.PreheatFetchResult{Host: a.Hostname, CacheDir: cache.Dir()}
 	f := prefetch.NewFetcher(cache, a.LookupEnv)
-	jobs := a.jobs(f, req.Source)
-	res.Items = len(jobs)
+	items := fetchItems(req.Source)
+	res.Items = len(items)
 
-	p := newProgress(a.Hostname, jobs)
+	p := newProgress(a.Hostname, len(items))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	stop := a.heartbeat(ctx, cancel, p)
-	results := make([]prefetch.Result, len(jobs))
-	errs := make([]error, len(jobs))
-	sem := make(chan struct{}, max(req.Concurrency, 1))
-	var wg sync.WaitGroup
-	for i, job := range jobs {
-		if ctx.Err() != nil {
-			errs[i] = context.Cause(ctx)
-			continue
-		}
-		sem <- struct{}{}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			results[i], errs[i] = job(ctx, func(pr prefetch.Progress) { p.update(i, pr) })
-			p.finish(i, results[i], errs[i])
-		})
-	}
-	wg.Wait()
+	results, errs := f.FetchAll(ctx, items, req.Concurrency, prefetch.Watch{Progress: p.update, Done: p.finish})
 	stop()
 	if err := ctx.Err(); err != nil {
 		if cause := context.Cause(ctx); cause != err {
@@ -233,7 +217,7 @@ func (a *Activities) Fetch(ctx context.Context, req activities.PreheatFetchReque
 	if len(failures) == 0 {
 		return res, nil
 	}
-	return res, failureError(a.Hostname, len(jobs), failures, res)
+	return res, failureError(a.Hostname, len(items), failures, res)
 }
 
 // Evict evicts this host's cache per the request's TTL and maximum size.
@@ -292,13 +276,11 @@ func (a *Activities) evict(cache *prefetch.Cache, spec activities.CacheSpec, res
 	return nil
 }
 
-// job fetches one item.
-type job func(ctx context.Context, progress func(prefetch.Progress)) (prefetch.Result, error)
-
-func (a *Activities) jobs(f *prefetch.Fetcher, src activities.PreheatSource) []job {
-	var jobs []job
+// fetchItems turns a resolved source into the engine's items.
+func fetchItems(src activities.PreheatSource) []prefetch.Item {
+	var items []prefetch.Item
 	for _, file := range src.Files {
-		r := prefetch.Request{
+		items = append(items, prefetch.Item{File: &prefetch.Request{
 			URL:                 file.URL,
 			Headers:             src.Headers,
 			ExpectDigest:        file.Digest,
@@ -306,24 +288,18 @@ func (a *Activities) jobs(f *prefetch.Fetcher, src activities.PreheatSource) []j
 			MaxSize:             src.MaxFileSize,
 			AllowLoopback:       src.AllowLoopback,
 			AllowPrivate:        src.AllowPrivate,
-		}
-		jobs = append(jobs, func(ctx context.Context, progress func(prefetch.Progress)) (prefetch.Result, error) {
-			return f.Fetch(ctx, r, progress)
-		})
+		}})
 	}
 	for _, b := range src.Blobs {
-		r := prefetch.BlobRequest{
+		items = append(items, prefetch.Item{Blob: &prefetch.BlobRequest{
 			Repository:    b.Repository,
 			Blob:          prefetch.Blob{Digest: b.Digest, Size: b.Size, MediaType: b.MediaType},
 			MaxSize:       src.MaxFileSize,
 			AllowLoopback: src.AllowLoopback,
 			AllowPrivate:  src.AllowPrivate,
-		}
-		jobs = append(jobs, func(ctx context.Context, progress func(prefetch.Progress)) (prefetch.Result, error) {
-			return f.FetchBlob(ctx, r, progress)
-		})
+		}})
 	}
-	return jobs
+	return items
 }
 
 // heartbeat reports progress every HeartbeatEvery until stop is called, and
@@ -370,8 +346,8 @@ type progress struct {
 	down  atomic.Int64
 }
 
-func newProgress(host string, jobs []job) *progress {
-	p := &progress{host: host, items: len(jobs), done: make([]int64, len(jobs)), total: make([]int64, len(jobs))}
+func newProgress(host string, items int) *progress {
+	p := &progress{host: host, items: items, done: make([]int64, items), total: make([]int64, items)}
 	for i := range p.total {
 		p.total[i] = -1
 	}

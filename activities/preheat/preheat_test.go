@@ -196,7 +196,7 @@ func TestNoCacheDirIsBadConfig(t *testing.T) {
 }
 
 func TestProgressAddsUp(t *testing.T) {
-	p := newProgress("h", make([]job, 3))
+	p := newProgress("h", 3)
 	p.update(0, prefetch.Progress{Done: 5, Total: 10})
 	p.update(1, prefetch.Progress{Done: 1, Total: 4})
 	if s := p.snapshot(); s.Bytes != -1 || s.BytesDone != 6 || s.Done != 0 || s.Items != 3 {

@@ -34,11 +34,11 @@ func TestFetchAllBoundsConcurrency(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	f, c := testFetcher(t, nil)
-	var reqs []Request
+	var items []Item
 	for i := range files {
-		reqs = append(reqs, Request{URL: fmt.Sprintf("%s/%d", srv.URL, i), AllowLoopback: true})
+		items = append(items, Item{File: &Request{URL: fmt.Sprintf("%s/%d", srv.URL, i), AllowLoopback: true}})
 	}
-	results, errs := f.FetchAll(context.Background(), reqs, limit, nil)
+	results, errs := f.FetchAll(context.Background(), items, limit, Watch{})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("file %d: %v", i, err)
