@@ -89,12 +89,25 @@ type CheckBackupRequest struct {
 	Repository   string `json:"repository"`
 	PasswordEnv  string `json:"password_env,omitempty"`
 	PasswordFile string `json:"password_file,omitempty"`
+	// Guards are the plan's path_exists and mounted preconditions. A
+	// source or repository under a guard that does not hold now (the
+	// external drive is not plugged in) is not checked: its runs wait for
+	// the guard, and a note says so.
+	Guards []Guard `json:"guards,omitempty"`
+}
+
+// Guard is a path_exists (Mounted false) or mounted precondition.
+type Guard struct {
+	Path    string `json:"path"`
+	Mounted bool   `json:"mounted,omitempty"`
 }
 
 // CheckBackupResult lists the problems found, each naming its field path
 // ("plans[0].backup.source: /x: no such directory"). Empty means usable.
+// Notes are what was left unchecked, and why.
 type CheckBackupResult struct {
 	Problems []string `json:"problems"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // CheckPreconditions checks a plan's preconditions on its host before a run.

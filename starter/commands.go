@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
+	"gopkg.in/yaml.v3"
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
@@ -54,11 +55,16 @@ func planCommand() *cli.Command {
 				Flags: []cli.Flag{
 					&cli.StringFlag{Name: "file", Aliases: []string{"f"}, Required: true, Usage: "plan `FILE` (YAML)"},
 					&cli.BoolFlag{Name: "prune", Usage: "also remove running plans the file does not list"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "show what would be created, updated, left unchanged and removed; change nothing"},
+					outputFlag,
 				},
 				Action: planApply,
 			},
 			{Name: "ls", Usage: "list plans", Flags: []cli.Flag{outputFlag}, Action: planList},
-			{Name: "show", Usage: "show a plan's status", ArgsUsage: "ID", Flags: []cli.Flag{outputFlag}, Action: planShow},
+			{Name: "show", Usage: "show a plan's status, or with --spec its settings as it runs them", ArgsUsage: "ID", Flags: []cli.Flag{
+				outputFlag,
+				&cli.BoolFlag{Name: "spec", Usage: "show the plan's effective settings (defaults filled in) instead of its status"},
+			}, Action: planShow},
 			{Name: "rm", Usage: "remove a plan (cancels its run in flight)", ArgsUsage: "ID", Action: planRemove},
 			previewCommand(),
 		},
@@ -66,6 +72,10 @@ func planCommand() *cli.Command {
 }
 
 func planApply(c *cli.Context) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
 	name := c.String("file")
 	data, err := os.ReadFile(name)
 	if err != nil {
@@ -80,15 +90,19 @@ func planApply(c *cli.Context) error {
 		return err
 	}
 	defer cl.Close()
-	res, err := control.Apply(ctx(c), cl, f, c.Bool("prune"))
-	for _, id := range res.Created {
-		fmt.Fprintf(c.App.Writer, "created %s\n", id)
-	}
-	for _, id := range res.Updated {
-		fmt.Fprintf(c.App.Writer, "updated %s\n", id)
-	}
-	for _, id := range res.Removed {
-		fmt.Fprintf(c.App.Writer, "removed %s\n", id)
+	dry := c.Bool("dry-run")
+	res, err := control.Apply(ctx(c), cl, f, control.ApplyOptions{Prune: c.Bool("prune"), DryRun: dry})
+	if asJSON {
+		if werr := writeJSON(c, res); werr != nil {
+			return werr
+		}
+	} else {
+		for _, pc := range res.Plans {
+			fmt.Fprintln(c.App.Writer, pc)
+		}
+		if dry && err == nil {
+			fmt.Fprintf(c.App.Writer, "dry run: %s; nothing was changed\n", res.Summary())
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("%s:\n%w", name, err)
@@ -107,9 +121,24 @@ func planList(c *cli.Context) error {
 }
 
 func planShow(c *cli.Context) error {
+	if c.Bool("spec") {
+		return showPlan(c, func(cl client.Client, id string) (plan.Plan, error) {
+			return control.Spec(ctx(c), cl, id)
+		}, renderSpec)
+	}
 	return showPlan(c, func(cl client.Client, id string) (workflows.Status, error) {
 		return control.Status(ctx(c), cl, id)
 	}, renderStatus)
+}
+
+// renderSpec prints a plan's settings as a plan file entry.
+func renderSpec(w io.Writer, p plan.Plan, _ time.Time) {
+	b, err := yaml.Marshal(plan.File{Plans: []plan.Plan{p}})
+	if err != nil {
+		fmt.Fprintf(w, "plan %s: %v\n", p.ID, err)
+		return
+	}
+	w.Write(b)
 }
 
 func planRemove(c *cli.Context) error {

@@ -216,11 +216,16 @@ func run(ctx context.Context, o options) error {
 	fmt.Fprintf(o.Out, "steward: worker ready on host %s, task queues %s\n", o.Host, queueNames(o.Host))
 
 	if plans != nil {
-		res, err := control.Apply(ctx, c, plans, false)
+		res, err := control.Apply(ctx, c, plans, control.ApplyOptions{})
 		if err != nil {
 			return fmt.Errorf("apply %s: %w", o.Plans, err)
 		}
-		fmt.Fprintf(o.Out, "steward: applied %s: %d created, %d updated\n", o.Plans, len(res.Created), len(res.Updated))
+		for _, pc := range res.Plans {
+			if pc.Action != control.ActionUnchanged {
+				fmt.Fprintf(o.Out, "steward: %s\n", pc)
+			}
+		}
+		fmt.Fprintf(o.Out, "steward: applied %s: %s\n", o.Plans, res.Summary())
 	}
 	<-ctx.Done()
 	fmt.Fprintln(o.Out, "steward: shutting down")

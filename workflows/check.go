@@ -41,11 +41,26 @@ func CheckPlanWorkflow(ctx workflow.Context, req CheckPlanRequest) (CheckPlanRes
 		Repository:   b.Repository,
 		PasswordEnv:  b.PasswordEnv,
 		PasswordFile: b.PasswordFile,
+		Guards:       guards(req.Spec.Preconditions),
 	}).Get(ctx, &res)
 	if err != nil {
 		return CheckPlanResult{}, err
 	}
-	return CheckPlanResult{Problems: res.Problems}, nil
+	return CheckPlanResult{Problems: res.Problems, Notes: res.Notes}, nil
+}
+
+// guards are the plan's preconditions that say a path must be there.
+func guards(pcs []plan.Precondition) []activities.Guard {
+	var gs []activities.Guard
+	for _, c := range pcs {
+		switch {
+		case c.Mounted != "":
+			gs = append(gs, activities.Guard{Path: c.Mounted, Mounted: true})
+		case c.PathExists != "":
+			gs = append(gs, activities.Guard{Path: c.PathExists})
+		}
+	}
+	return gs
 }
 
 // checkPreheat checks a preheat plan on each of its target hosts (for

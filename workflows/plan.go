@@ -190,6 +190,11 @@ func (p *planner) registerHandlers(ctx workflow.Context) error {
 	}); err != nil {
 		return err
 	}
+	if err := workflow.SetQueryHandler(ctx, QuerySpec, func() (plan.Plan, error) {
+		return p.spec, nil
+	}); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateApply,
 		func(ctx workflow.Context, spec plan.Plan) (Status, error) {
 			p.apply(ctx, spec)
@@ -210,11 +215,8 @@ func (p *planner) validateApply(spec plan.Plan) error {
 	if err := spec.Validate(); err != nil {
 		return err
 	}
-	if spec.ID != p.spec.ID {
-		return fmt.Errorf("plan.id: %q cannot become %q; apply a new plan instead", p.spec.ID, spec.ID)
-	}
-	if spec.Kind != p.spec.Kind {
-		return fmt.Errorf("plan.kind: %q cannot become %q; remove the plan and apply it again", p.spec.Kind, spec.Kind)
+	if err := plan.CheckReplace("plan", p.spec, spec); err != nil {
+		return err
 	}
 	if _, err := schedule.New(spec.ScheduleSpec()); err != nil {
 		return fmt.Errorf("plan.schedule: %w", err)

@@ -35,7 +35,9 @@ const (
 	QueryStatus   = "status"
 	QueryLedger   = "ledger"
 	QueryPreview  = "preview"
-	UpdateApply   = "apply"
+	// QuerySpec returns the plan as the workflow runs it, defaults applied.
+	QuerySpec   = "spec"
+	UpdateApply = "apply"
 )
 
 // Search attributes set by PlanWorkflow.
@@ -317,7 +319,9 @@ type CheckPlanRequest struct {
 	Spec plan.Plan `json:"spec"`
 }
 
-// CheckPlanResult lists the problems found, each naming its field path.
+// CheckPlanResult lists the problems found, each naming its field path,
+// and notes on what could not be checked now.
 type CheckPlanResult struct {
 	Problems []string `json:"problems"`
+	Notes    []string `json:"notes,omitempty"`
 }

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/steward-ops/steward/activities"
@@ -84,5 +85,71 @@ func TestCheckBackup(t *testing.T) {
 	}
 	if _, err := os.Stat(newRepo); !os.IsNotExist(err) {
 		t.Errorf("CheckBackup created %s", newRepo)
+	}
+}
+
+// TestCheckBackupWaitsForGuards: a repository on an external drive that is
+// not plugged in now is accepted with a note when a path_exists or mounted
+// precondition guards it, and refused without one.
+func TestCheckBackupWaitsForGuards(t *testing.T) {
+	repo, password := snapshottest.NewRepo(t)
+	src := snapshottest.WriteTree(t, sourceTree)
+	drive := filepath.Join(t.TempDir(), "usb")
+	onDrive := filepath.Join(drive, "repo")
+	a := newActivities(t, password)
+	check := func(req activities.CheckBackupRequest) activities.CheckBackupResult {
+		t.Helper()
+		req.Path, req.PasswordEnv = "plans[0].backup", passwordEnv
+		val, err := newEnv(a).ExecuteActivity(activities.CheckBackup, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var res activities.CheckBackupResult
+		if err := val.Get(&res); err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+
+	res := check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+		Guards: []activities.Guard{{Path: drive}}})
+	if len(res.Problems) != 0 || len(res.Notes) != 1 {
+		t.Fatalf("guarded repository on a missing drive: problems %q, notes %q", res.Problems, res.Notes)
+	}
+	want := "plans[0].backup.repository: " + onDrive + " is not checked now: it lies under precondition path_exists " + drive + ", and " + drive + ": no such file or directory; runs wait until it holds"
+	if res.Notes[0] != want {
+		t.Errorf("note:\n%s\nwant:\n%s", res.Notes[0], want)
+	}
+
+	// The same plan without the guard is refused, as is a guard that does
+	// not cover the repository.
+	for _, guards := range [][]activities.Guard{nil, {{Path: drive + "2"}}, {{Path: "/mnt"}}} {
+		res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive, Guards: guards})
+		if len(res.Problems) != 1 || len(res.Notes) != 0 {
+			t.Errorf("guards %v: problems %q, notes %q; want the repository refused", guards, res.Problems, res.Notes)
+		}
+	}
+
+	// A mounted guard on a directory that exists but is no mount point
+	// (the drive's empty mount point) also waits.
+	if err := os.MkdirAll(drive, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+		Guards: []activities.Guard{{Path: drive, Mounted: true}}})
+	if len(res.Problems) != 0 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "is not a mount point") {
+		t.Fatalf("mounted guard: problems %q, notes %q", res.Problems, res.Notes)
+	}
+
+	// Once the guard holds, the repository is checked strictly again.
+	res = check(activities.CheckBackupRequest{Source: src, Repository: repo + "-wrong/x",
+		Guards: []activities.Guard{{Path: drive}}})
+	if len(res.Problems) != 1 {
+		t.Fatalf("unguarded repository: problems %q", res.Problems)
+	}
+	res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+		Guards: []activities.Guard{{Path: drive}}})
+	if len(res.Problems) != 0 || len(res.Notes) != 0 {
+		t.Fatalf("guard holds: problems %q, notes %q; want the repository checked and creatable", res.Problems, res.Notes)
 	}
 }

@@ -486,7 +486,7 @@ func applyPlans(ctx context.Context, c client.Client, ids []string, src, dir str
 	if err != nil {
 		return err
 	}
-	_, err = control.Apply(ctx, c, f, false)
+	_, err = control.Apply(ctx, c, f, control.ApplyOptions{})
 	return err
 }
 

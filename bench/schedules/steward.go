@@ -80,7 +80,7 @@ func runSteward(ctx context.Context, e *env, o options) (*phaseResult, error) {
 	// checks them one after the other, which only makes setup slower.
 	err := forEach(ctx, len(planIDs), o.parallel, func(ctx context.Context, i int) error {
 		f := &plan.File{Plans: []plan.Plan{benchPlan(planIDs[i], o.every)}}
-		if _, err := control.Apply(ctx, c, f, false); err != nil {
+		if _, err := control.Apply(ctx, c, f, control.ApplyOptions{}); err != nil {
 			return fmt.Errorf("apply plan %s: %w", planIDs[i], err)
 		}
 		return nil

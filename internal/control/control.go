@@ -18,9 +18,7 @@ import (
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
-	"go.temporal.io/sdk/temporal"
 
-	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows"
 )
@@ -102,150 +100,6 @@ func Setup(ctx context.Context, c client.Client, ns string) ([]string, error) {
 	return missing, nil
 }
 
-// ApplyResult says what Apply did to each plan.
-type ApplyResult struct {
-	Created []string
-	Updated []string
-	Removed []string
-}
-
-// CheckTimeout bounds how long Apply waits for workers to check plans.
-const CheckTimeout = time.Minute
-
-// Apply makes the running plans equal to f: it checks every plan on its
-// host first and changes nothing if any check fails; then it starts new
-// plans, updates running ones through the validated `apply` Update, and with
-// prune cancels running plans that f does not list.
-func Apply(ctx context.Context, c client.Client, f *plan.File, prune bool) (ApplyResult, error) {
-	var res ApplyResult
-	if err := f.Validate(); err != nil {
-		return res, err
-	}
-	var problems []string
-	for i, p := range f.Plans {
-		ps, err := checkPlan(ctx, c, fmt.Sprintf("plans[%d]", i), p)
-		if err != nil {
-			return res, err
-		}
-		problems = append(problems, ps...)
-	}
-	if len(problems) > 0 {
-		return res, fmt.Errorf("%s\nnothing was applied", strings.Join(problems, "\n"))
-	}
-	var stale []string
-	if prune {
-		running, err := List(ctx, c)
-		if err != nil {
-			return res, err
-		}
-		keep := map[string]bool{}
-		for _, p := range f.Plans {
-			keep[p.ID] = true
-		}
-		for _, r := range running {
-			if !keep[r.Plan] {
-				stale = append(stale, r.Plan)
-			}
-		}
-	}
-	for _, p := range f.Plans {
-		created, err := applyOne(ctx, c, p)
-		if err != nil {
-			return res, fmt.Errorf("apply plan %s: %w", p.ID, err)
-		}
-		if created {
-			res.Created = append(res.Created, p.ID)
-		} else {
-			res.Updated = append(res.Updated, p.ID)
-		}
-	}
-	for _, id := range stale {
-		if err := Remove(ctx, c, id); err != nil {
-			return res, err
-		}
-		res.Removed = append(res.Removed, id)
-	}
-	return res, nil
-}
-
-// checkPlan runs CheckPlanWorkflow for p and returns its problems.
-func checkPlan(ctx context.Context, c client.Client, path string, p plan.Plan) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
-	defer cancel()
-	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       fmt.Sprintf("steward/check/%s/%d", p.ID, time.Now().UnixNano()),
-		TaskQueue:                activities.TaskQueue,
-		WorkflowExecutionTimeout: CheckTimeout,
-	}, workflows.CheckPlanWorkflowName, workflows.CheckPlanRequest{Path: path, Spec: p})
-	if err != nil {
-		return nil, fmt.Errorf("check %s (%s): %w", path, p.ID, err)
-	}
-	var res workflows.CheckPlanResult
-	if err := run.Get(ctx, &res); err != nil {
-		host := p.Host
-		if host == "" {
-			host = "any host"
-		}
-		if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
-			return nil, fmt.Errorf("check %s (%s): no steward worker for %s answered within %v; is the worker running?", path, p.ID, host, CheckTimeout)
-		}
-		return nil, fmt.Errorf("check %s (%s) on %s: %w", path, p.ID, host, err)
-	}
-	return res.Problems, nil
-}
-
-func isTimeout(err error) bool {
-	var te *temporal.TimeoutError
-	return errors.As(err, &te)
-}
-
-// applyOne starts p's workflow, or updates it when it is running. It
-// reports whether it started the workflow.
-func applyOne(ctx context.Context, c client.Client, p plan.Plan) (bool, error) {
-	_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-		ID:                       plan.WorkflowID(p.ID),
-		TaskQueue:                activities.TaskQueue,
-		WorkflowIDConflictPolicy: enums.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-		WorkflowIDReusePolicy:    enums.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-		StaticSummary:            summary(p),
-		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.AttrPlan.ValueSet(p.ID),
-			workflows.AttrKind.ValueSet(string(p.Kind)),
-			workflows.AttrState.ValueSet(workflows.StateIdle),
-		),
-	}, workflows.PlanWorkflowName, workflows.PlanInput{Spec: p})
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	switch {
-	case err == nil:
-		return true, nil
-	case !errors.As(err, &started):
-		return false, err
-	}
-	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   plan.WorkflowID(p.ID),
-		UpdateName:   workflows.UpdateApply,
-		Args:         []any{p},
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-	})
-	if err != nil {
-		return false, err
-	}
-	var st workflows.Status
-	return false, h.Get(ctx, &st)
-}
-
-func summary(p plan.Plan) string {
-	when := "every " + p.Schedule.Every.String()
-	if p.Schedule.Cron != "" {
-		when = "cron " + p.Schedule.Cron
-	}
-	s := fmt.Sprintf("%s plan %s, %s", p.Kind, p.ID, when)
-	if p.Backup != nil {
-		s += ": " + p.Backup.Source + " -> " + p.Backup.Repository
-	}
-	return s
-}
-
 // Remove stops plan id: its workflow is cancelled, which cancels a run in
 // flight too.
 func Remove(ctx context.Context, c client.Client, id string) error {
@@ -268,22 +122,46 @@ func notFound(id string, err error) error {
 type notRunningError struct {
 	id  string
 	err error
+	// ended says how and when the plan's last workflow ended, if known.
+	ended string
 }
 
-func (e *notRunningError) Error() string { return fmt.Sprintf("no plan %q is running", e.id) }
+func (e *notRunningError) Error() string {
+	if e.ended != "" {
+		return fmt.Sprintf("no plan %q (%s)", e.id, e.ended)
+	}
+	return fmt.Sprintf("no plan %q is running", e.id)
+}
 func (e *notRunningError) Unwrap() error { return e.err }
+
+// IsNotRunning reports whether err says a plan is not running.
+func IsNotRunning(err error) bool {
+	var nr *notRunningError
+	return errors.As(err, &nr)
+}
+
+// ended describes plan id's closed workflow: "removed at 2026-...".
+func ended(ctx context.Context, c client.Client, id string) string {
+	d, err := c.DescribeWorkflowExecution(ctx, plan.WorkflowID(id), "")
+	if err != nil {
+		return "not running"
+	}
+	info := d.GetWorkflowExecutionInfo()
+	at := info.GetCloseTime().AsTime().UTC().Format(time.RFC3339)
+	switch info.GetStatus() {
+	case enums.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return "removed at " + at
+	case enums.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return "running"
+	default:
+		return fmt.Sprintf("ended %s at %s", strings.ToLower(strings.TrimPrefix(info.GetStatus().String(), "WORKFLOW_EXECUTION_STATUS_")), at)
+	}
+}
 
 // Status returns plan id's status query result.
 func Status(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
 	var st workflows.Status
-	v, err := c.QueryWorkflow(ctx, plan.WorkflowID(id), "", workflows.QueryStatus)
-	if err != nil {
-		return st, fmt.Errorf("query plan %s: %w", id, notFound(id, err))
-	}
-	if err := v.Get(&st); err != nil {
-		return st, fmt.Errorf("decode status of plan %s: %w", id, err)
-	}
-	return st, nil
+	return st, query(ctx, c, id, workflows.QueryStatus, &st)
 }
 
 // Summary is a plan as listed from Temporal's visibility store.

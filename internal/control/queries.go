@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/plan"
@@ -23,12 +24,23 @@ func Preview(ctx context.Context, c client.Client, id string, n int) ([]workflow
 	return f, query(ctx, c, id, workflows.QueryPreview, &f, n)
 }
 
+// query runs a query on plan id's running workflow. A removed plan's
+// workflow could still answer (the server replays closed workflows); it is
+// refused instead, so a removed plan never looks alive.
 func query(ctx context.Context, c client.Client, id, name string, out any, args ...any) error {
-	v, err := c.QueryWorkflow(ctx, plan.WorkflowID(id), "", name, args...)
+	resp, err := c.QueryWorkflowWithOptions(ctx, &client.QueryWorkflowWithOptionsRequest{
+		WorkflowID:           plan.WorkflowID(id),
+		QueryType:            name,
+		Args:                 args,
+		QueryRejectCondition: enums.QUERY_REJECT_CONDITION_NOT_OPEN,
+	})
 	if err != nil {
 		return fmt.Errorf("query %s of plan %s: %w", name, id, notFound(id, err))
 	}
-	if err := v.Get(out); err != nil {
+	if resp.QueryRejected != nil {
+		return &notRunningError{id: id, ended: ended(ctx, c, id)}
+	}
+	if err := resp.QueryResult.Get(out); err != nil {
 		return fmt.Errorf("decode %s of plan %s: %w", name, id, err)
 	}
 	return nil
