@@ -97,6 +97,8 @@ func show[T any](c *cli.Context, get func(client.Client) (T, error), render func
 	return nil
 }
 
+// renderLedger prints a plan's ledger for people; dash makes its run IDs
+// and details safe to print.
 func renderLedger(w io.Writer, l []workflows.LedgerEntry, _ time.Time) {
 	if len(l) == 0 {
 		fmt.Fprintln(w, "no fire times yet")
@@ -131,6 +133,8 @@ func runResult(r workflows.RunRecord) string {
 	return ""
 }
 
+// renderRuns prints a plan's run records for people, newest first, with
+// their IDs and errors made safe to print.
 func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "no run records")
@@ -146,9 +150,9 @@ func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
 		}
 		errText := "-"
 		if r.Error != nil {
-			errText = clipText(*r.Error, 80)
+			errText = safeClip(*r.Error, 80)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Outcome, when(&r.Started, now), took, dash(runResult(r)), errText)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", safe(r.ID), r.Outcome, when(&r.Started, now), took, dash(runResult(r)), errText)
 	}
 	tw.Flush()
 }

@@ -422,9 +422,9 @@ func cacheEvict(c *cli.Context) error {
 	keys := c.StringSlice("key")
 	var opts prefetch.CacheOptions
 	if s := c.String("ttl"); s != "" {
-		d, err := time.ParseDuration(s)
+		d, err := plan.ParseDuration(s)
 		if err != nil || d <= 0 {
-			return fmt.Errorf("--ttl %q: want a positive duration like 168h", s)
+			return fmt.Errorf("--ttl %q: want a positive duration like 7d or 36h", s)
 		}
 		opts.TTL = d
 	}

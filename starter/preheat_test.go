@@ -135,3 +135,17 @@ func TestProgressLine(t *testing.T) {
 		t.Errorf("with unknown sizes: %q", got)
 	}
 }
+
+// TestCacheEvictTTLTakesDays checks that --ttl reads days.
+func TestCacheEvictTTLTakesDays(t *testing.T) {
+	dir := newCache(t, map[string]string{
+		"https://files.example.com/old": "old",
+		"https://files.example.com/new": "new",
+	}, map[string]time.Time{"https://files.example.com/old": time.Now().Add(-3 * 24 * time.Hour), "https://files.example.com/new": time.Now()})
+	if out, err := steward(t, "cache", "evict", "--ttl", "2d", "--dir", dir); err != nil || !strings.Contains(out, "1 entries evicted") {
+		t.Fatalf("evict --ttl 2d (%v):\n%s\nwant the entry unused for 3 days evicted", err, out)
+	}
+	if out, err := steward(t, "cache", "evict", "--ttl", "-1d", "--dir", dir); err == nil || !strings.Contains(err.Error(), `--ttl "-1d": want a positive duration`) {
+		t.Fatalf("evict --ttl -1d (%v):\n%s\nwant it refused", err, out)
+	}
+}

@@ -39,11 +39,13 @@ func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 	tw.Flush()
 }
 
-// renderStatus prints one plan's status for people.
+// renderStatus prints one plan's status for people. Free text (details,
+// lease IDs, names, reasons, errors) arrives in signals and activity
+// results, so it is printed through safe (dash does that too).
 func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "Plan:\t%s (%s)\n", s.Plan, s.Kind)
-	fmt.Fprintf(tw, "State:\t%s\n", s.Details)
+	fmt.Fprintf(tw, "Plan:\t%s (%s)\n", safe(s.Plan), s.Kind)
+	fmt.Fprintf(tw, "State:\t%s\n", safe(s.Details))
 	fmt.Fprintf(tw, "Next run:\t%s\n", when(s.NextRun, now))
 	if s.NextStart != nil && (s.NextRun == nil || !s.NextStart.Equal(*s.NextRun)) {
 		fmt.Fprintf(tw, "Next start:\t%s (jitter, window or queue)\n", when(s.NextStart, now))
@@ -66,7 +68,7 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
 		c.Runs, c.Succeeded, c.Failed, c.Cancelled, c.Skipped, c.Missed, c.RejectedSignals)
 	if s.LastRejection != nil {
-		fmt.Fprintf(tw, "Last rejected:\t%s\n", *s.LastRejection)
+		fmt.Fprintf(tw, "Last rejected:\t%s\n", safe(*s.LastRejection))
 	}
 	tw.Flush()
 
@@ -79,9 +81,9 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 			if l.Until != nil {
 				until = when(l.Until, now)
 			} else if l.UntilNextRun {
-				until = "after the next run"
+				until = "until the next run"
 			}
-			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", l.ID, until, dash(l.By), l.Mode, when(&l.Since, now), dash(l.Reason))
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", dash(l.ID), until, dash(l.By), dash(l.Mode), when(&l.Since, now), dash(l.Reason))
 		}
 		tw.Flush()
 	}
@@ -94,16 +96,31 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 	if len(s.PauseHistory) > 0 {
 		fmt.Fprintln(w, "\nPause history:")
 		for i := len(s.PauseHistory) - 1; i >= 0; i-- {
+			// Actor is who ended the lease; By is who paused.
 			h := s.PauseHistory[i]
-			line := fmt.Sprintf("  %s %s by %s at %s", h.ID, h.EndedBy, dash(h.By), h.Ended.UTC().Format(time.RFC3339))
+			at := h.Ended.UTC().Format(time.RFC3339)
+			line := "  " + dash(h.ID) + " " + safe(h.EndedBy)
+			switch {
+			case h.EndedBy == "expired" || h.Actor == "":
+				line += " at " + at
+			case h.EndedBy == "replaced":
+				line += " at " + at + " by " + safe(h.Actor)
+			default:
+				line += " by " + safe(h.Actor) + " at " + at
+			}
 			if h.Reason != "" {
-				line += ": " + h.Reason
+				line += ": " + safe(h.Reason)
+			}
+			if h.By != "" {
+				line += " (paused by " + safe(h.By) + ")"
 			}
 			fmt.Fprintln(w, line)
 		}
 	}
 }
 
+// runLine describes one run record on one line; its snapshot ID and error
+// come from the backup tool and are printed through safe.
 func runLine(r workflows.RunRecord, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s (started %s", r.Outcome, r.Nominal.UTC().Format(time.RFC3339), when(&r.Started, now))
@@ -113,42 +130,34 @@ func runLine(r workflows.RunRecord, now time.Time) string {
 	b.WriteString(")")
 	switch {
 	case r.SnapshotID != "":
-		fmt.Fprintf(&b, " snapshot %s, %d files, %s", r.SnapshotID, r.Files, bytesText(r.Bytes))
+		fmt.Fprintf(&b, " snapshot %s, %d files, %s", safe(r.SnapshotID), r.Files, bytesText(r.Bytes))
 	case runResult(r) != "":
 		fmt.Fprintf(&b, " %s", runResult(r))
 	}
 	if r.Error != nil {
-		fmt.Fprintf(&b, ": %s", *r.Error)
+		fmt.Fprintf(&b, ": %s", safe(*r.Error))
 	}
 	return b.String()
 }
 
-// when shows a time with how far it is from now ("2026-11-24T10:00:00Z (in 5m)").
+// when shows a time with how far it is from now ("2026-11-24T10:00:00Z (in 5 min)").
 func when(t *time.Time, now time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	d := t.Sub(now).Round(time.Second)
-	rel := "in " + d.String()
-	if d < 0 {
-		rel = (-d).String() + " ago"
-	}
-	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), rel)
+	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), relative(*t, now))
 }
 
-// clipText shortens s to n bytes or less, marking the cut.
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n-3] + "..."
-}
+// clipText is safeClip, under the name renderList uses.
+func clipText(s string, n int) string { return safeClip(s, n) }
 
+// dash prints free text in a table cell: through safe, so that a tab or a
+// newline cannot break the columns, and as "-" when empty.
 func dash(s string) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return safe(s)
 }
 
 func bytesText(n int64) string {
