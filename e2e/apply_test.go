@@ -14,7 +14,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestApplyCreatesUpdatesAndLeavesUnchanged edits a running plan the way a
@@ -167,7 +167,7 @@ func TestExternalDriveIsAppliedAndWaits(t *testing.T) {
 	c := s.client()
 	waitFor(t, time.Minute, "the run to wait for the drive", func() bool {
 		l, err := tryLedger(c, "usb")
-		return err == nil && len(l) > 0 && l[len(l)-1].Outcome == workflows.LedgerWaiting
+		return err == nil && len(l) > 0 && l[len(l)-1].Outcome == api.LedgerWaiting
 	})
 	if err := os.Mkdir(drive, 0o755); err != nil {
 		t.Fatal(err)
@@ -177,10 +177,10 @@ func TestExternalDriveIsAppliedAndWaits(t *testing.T) {
 		return err == nil && st.Counters.Succeeded >= 1
 	})
 	s.mustSteward("pause", "usb", "--reason", "count snapshots")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, time.Minute, "no run in flight", func() bool {
 		st = s.status(c, "usb")
-		return st.LastRun != nil && st.LastRun.Outcome != workflows.OutcomeRunning
+		return st.LastRun != nil && st.LastRun.Outcome != api.OutcomeRunning
 	})
 	perRun := map[string]int{}
 	for _, snap := range listSnapshots(t, repo) {

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/steward-ops/steward/internal/snapshot"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 const e2ePassword = "correct horse battery staple"
@@ -32,7 +32,7 @@ func TestBackupPlanSurvivesKillDuringPause(t *testing.T) {
 	c := s.client()
 
 	// A first run succeeds and leaves a snapshot.
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 60*time.Second, "a successful run", func() bool {
 		st = s.status(c, "skel")
 		return st.Counters.Succeeded >= 1
@@ -58,7 +58,7 @@ func TestBackupPlanSurvivesKillDuringPause(t *testing.T) {
 	// it finish): wait until nothing runs.
 	waitFor(t, 30*time.Second, "the run in flight to finish", func() bool {
 		paused = s.status(c, "skel")
-		return paused.LastRun == nil || paused.LastRun.Outcome != workflows.OutcomeRunning
+		return paused.LastRun == nil || paused.LastRun.Outcome != api.OutcomeRunning
 	})
 	runsAtPause := paused.Counters.Runs
 
@@ -68,7 +68,7 @@ func TestBackupPlanSurvivesKillDuringPause(t *testing.T) {
 	s.start()
 	c = s.client()
 	st = s.status(c, "skel")
-	if !st.Pause.Paused || st.Pause.Until == nil || !st.Pause.Until.Equal(until) || st.State != workflows.StatePaused {
+	if !st.Pause.Paused || st.Pause.Until == nil || !st.Pause.Until.Equal(until) || st.State != api.StatePaused {
 		t.Fatalf("after restart: state %s pause %+v, want paused until %s", st.State, st.Pause, until)
 	}
 	if l := st.Pause.Leases; len(l) != 1 || l[0].Reason != "maintenance" || l[0].By != "e2e" {
@@ -87,7 +87,7 @@ func TestBackupPlanSurvivesKillDuringPause(t *testing.T) {
 	// After the expiry, runs resume by themselves.
 	waitFor(t, 60*time.Second, "a successful run after the pause expired", func() bool {
 		st = s.status(c, "skel")
-		return !st.Pause.Paused && st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeSucceeded &&
+		return !st.Pause.Paused && st.LastRun != nil && st.LastRun.Outcome == api.OutcomeSucceeded &&
 			!st.LastRun.Started.Before(until)
 	})
 	if h := st.PauseHistory; len(h) != 1 || h[0].EndedBy != "expired" || !h[0].Ended.Equal(until) {

@@ -7,7 +7,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestPlanContinuesAsNewOnServerSuggestion runs a plan on a server that
@@ -28,7 +28,7 @@ func TestPlanContinuesAsNewOnServerSuggestion(t *testing.T) {
 	// A long lease, added before the continue-as-new, must survive it.
 	waitFor(t, time.Minute, "a first run", func() bool { return s.status(c, "can").Counters.Succeeded >= 1 })
 	s.mustSteward("pause", "can", "--until-next-run", "--id", "skip-one", "--reason", "carry me")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 2*time.Minute, "the plan to continue as new", func() bool {
 		d, err := c.DescribeWorkflowExecution(context.Background(), "steward/plan/can", "")
 		if err != nil {

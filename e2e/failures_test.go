@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestPreconditionWaitsThenRunsOnce is the seed scenario of issue 6: the
@@ -30,18 +30,18 @@ func TestPreconditionWaitsThenRunsOnce(t *testing.T) {
 
 	waitFor(t, time.Minute, "the run to wait for its precondition", func() bool {
 		l, err := tryLedger(c, "gated")
-		return err == nil && len(l) > 0 && l[len(l)-1].Outcome == workflows.LedgerWaiting &&
+		return err == nil && len(l) > 0 && l[len(l)-1].Outcome == api.LedgerWaiting &&
 			strings.Contains(l[len(l)-1].Detail, "no such file or directory")
 	})
 	st := s.status(c, "gated")
-	if st.State != workflows.StateWaiting || st.Counters.Runs != 0 {
+	if st.State != api.StateWaiting || st.Counters.Runs != 0 {
 		t.Fatalf("while waiting: state %s counters %+v", st.State, st.Counters)
 	}
 
 	s.kill9()
 	s.start()
 	c = s.client()
-	if st := s.status(c, "gated"); st.Counters.Runs != 0 || st.State != workflows.StateWaiting {
+	if st := s.status(c, "gated"); st.Counters.Runs != 0 || st.State != api.StateWaiting {
 		t.Fatalf("after the restart: state %s counters %+v", st.State, st.Counters)
 	}
 
@@ -65,7 +65,7 @@ func TestPreconditionWaitsThenRunsOnce(t *testing.T) {
 			t.Fatalf("run %s has %d snapshots", run, n)
 		}
 	}
-	if perRun[first.ID] != 1 || first.Outcome != workflows.OutcomeSucceeded {
+	if perRun[first.ID] != 1 || first.Outcome != api.OutcomeSucceeded {
 		t.Fatalf("the run that waited (%+v) has %d snapshots", first, perRun[first.ID])
 	}
 	l, err := tryLedger(c, "gated")
@@ -74,7 +74,7 @@ func TestPreconditionWaitsThenRunsOnce(t *testing.T) {
 	}
 	for _, e := range l {
 		switch e.Outcome {
-		case workflows.LedgerCoalesced, workflows.LedgerSucceeded, workflows.LedgerWaiting, workflows.LedgerStarted:
+		case api.LedgerCoalesced, api.LedgerSucceeded, api.LedgerWaiting, api.LedgerStarted:
 		default:
 			t.Fatalf("unexpected ledger entry %+v; ledger:\n%s", e, ledgerText(l))
 		}
@@ -107,10 +107,10 @@ func TestDiskFullFailsClearlyAndRecovers(t *testing.T) {
 	c := s.client()
 
 	s.mustSteward("trigger", "full")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 2*time.Minute, "the run to fail", func() bool {
 		st = s.status(c, "full")
-		return st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeFailed && st.Retry.NextAt != nil
+		return st.LastRun != nil && st.LastRun.Outcome == api.OutcomeFailed && st.Retry.NextAt != nil
 	})
 	if st.LastRun.Error == nil || !strings.Contains(strings.ToLower(*st.LastRun.Error), "no space") {
 		t.Fatalf("last run error: %v", st.LastRun.Error)

@@ -21,7 +21,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Binaries built once for the package by TestMain.
@@ -244,7 +244,7 @@ func (s *stack) client() client.Client {
 	return c
 }
 
-func (s *stack) status(c client.Client, id string) workflows.Status {
+func (s *stack) status(c client.Client, id string) api.Status {
 	s.t.Helper()
 	st, err := tryStatus(c, id)
 	if err != nil {
@@ -255,14 +255,14 @@ func (s *stack) status(c client.Client, id string) workflows.Status {
 
 // tryStatus queries a plan's status; right after a restart a query may
 // fail until the worker has reconnected.
-func tryStatus(c client.Client, id string) (workflows.Status, error) {
+func tryStatus(c client.Client, id string) (api.Status, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return control.Status(ctx, c, id)
 }
 
 // tryLedger queries a plan's whole ledger.
-func tryLedger(c client.Client, id string) ([]workflows.LedgerEntry, error) {
+func tryLedger(c client.Client, id string) ([]api.LedgerEntry, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return control.Ledger(ctx, c, id, 0)

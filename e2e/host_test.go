@@ -14,6 +14,7 @@ import (
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestRunWaitsForItsHost: a plan bound to a host runs its backup only on
@@ -35,19 +36,19 @@ func TestRunWaitsForItsHost(t *testing.T) {
 	// no worker of nas-2 can check it yet.
 	_, err := c.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
 		ID: plan.WorkflowID(p.ID), TaskQueue: activities.TaskQueue,
-		TypedSearchAttributes: temporal.NewSearchAttributes(workflows.AttrPlan.ValueSet(p.ID)),
-	}, workflows.PlanWorkflowName, workflows.PlanInput{Spec: p})
+		TypedSearchAttributes: temporal.NewSearchAttributes(api.AttrPlan.ValueSet(p.ID)),
+	}, api.PlanWorkflowName, workflows.PlanInput{Spec: p})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.mustSteward("trigger", "remote")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 30*time.Second, "the triggered run to be in flight", func() bool {
 		st = s.status(c, "remote")
-		return st.State == workflows.StateRunning
+		return st.State == api.StateRunning
 	})
 	l, err := tryLedger(c, "remote")
-	if err != nil || len(l) != 1 || l[0].Outcome != workflows.LedgerStarted {
+	if err != nil || len(l) != 1 || l[0].Outcome != api.LedgerStarted {
 		t.Fatalf("ledger while the host is away: %+v (%v)", l, err)
 	}
 	recordHistory(t, c, plan.WorkflowID(p.ID), "plan-mid-run")
@@ -63,7 +64,7 @@ func TestRunWaitsForItsHost(t *testing.T) {
 	defer func() { _ = nas.Process.Kill(); _ = nas.Wait() }()
 	waitFor(t, time.Minute, "the run to succeed on nas-2", func() bool {
 		st = s.status(c, "remote")
-		return st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeSucceeded
+		return st.LastRun != nil && st.LastRun.Outcome == api.OutcomeSucceeded
 	})
 	snaps := listSnapshots(t, repo)
 	if len(snaps) != 1 || snaps[0].Host != "nas-2" {

@@ -18,7 +18,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/snapshot"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Pause leases end to end: stacked leases across kill -9, mode all
@@ -55,7 +55,7 @@ func TestStackedLeasesHoldAcrossKillBetweenExpiries(t *testing.T) {
 	// A run may have been in flight when the pause came; new-runs lets it end.
 	waitFor(t, 30*time.Second, "the run in flight to finish", func() bool {
 		st = s.status(c, "stacked")
-		return st.LastRun == nil || st.LastRun.Outcome != workflows.OutcomeRunning
+		return st.LastRun == nil || st.LastRun.Outcome != api.OutcomeRunning
 	})
 	runsAtPause := st.Counters.Runs
 
@@ -70,7 +70,7 @@ func TestStackedLeasesHoldAcrossKillBetweenExpiries(t *testing.T) {
 	if time.Now().After(*long.Until) {
 		t.Fatalf("the restart took until after the second expiry (%s); the machine is too slow for this test", long.Until)
 	}
-	if st.State != workflows.StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].ID != "long" ||
+	if st.State != api.StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].ID != "long" ||
 		st.Pause.Until == nil || !st.Pause.Until.Equal(*long.Until) {
 		t.Fatalf("after restart past the first expiry: state %s, pause %+v; want paused by lease long until %s", st.State, st.Pause, long.Until)
 	}
@@ -92,9 +92,9 @@ func TestStackedLeasesHoldAcrossKillBetweenExpiries(t *testing.T) {
 	// Right after it, the first slot at or after the expiry runs.
 	waitFor(t, 60*time.Second, "a successful run after the second expiry", func() bool {
 		st = s.status(c, "stacked")
-		return st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeSucceeded && !st.LastRun.Started.Before(*long.Until)
+		return st.LastRun != nil && st.LastRun.Outcome == api.OutcomeSucceeded && !st.LastRun.Started.Before(*long.Until)
 	})
-	var first *workflows.RunRecord
+	var first *api.RunRecord
 	for i, r := range st.RecentRuns {
 		if r.Started.After(pausedSince) && r.Started.Before(*long.Until) {
 			t.Fatalf("run %s started during the pause (%s to %s)", r.ID, pausedSince, long.Until)
@@ -133,14 +133,14 @@ func TestPauseModeAllCancelsRunningBackup(t *testing.T) {
 	c := s.client()
 
 	s.mustSteward("trigger", "big", "--reason", "first backup")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 60*time.Second, "the backup to be running and writing to the repository", func() bool {
 		st = s.status(c, "big")
-		if st.LastRun != nil && st.LastRun.Outcome != workflows.OutcomeRunning {
+		if st.LastRun != nil && st.LastRun.Outcome != api.OutcomeRunning {
 			t.Fatalf("the first run ended (%s) before it could be paused: make the source bigger", st.LastRun.Outcome)
 		}
 		packs, _ := filepath.Glob(filepath.Join(repo, "p*", "*", "*.f"))
-		return st.State == workflows.StateRunning && len(packs) > 0
+		return st.State == api.StateRunning && len(packs) > 0
 	})
 	running := st.LastRun.ID
 
@@ -150,9 +150,9 @@ func TestPauseModeAllCancelsRunningBackup(t *testing.T) {
 	}
 	waitFor(t, 60*time.Second, "the run to be recorded as cancelled", func() bool {
 		st = s.status(c, "big")
-		return st.LastRun != nil && st.LastRun.ID == running && st.LastRun.Outcome != workflows.OutcomeRunning
+		return st.LastRun != nil && st.LastRun.ID == running && st.LastRun.Outcome != api.OutcomeRunning
 	})
-	if st.LastRun.Outcome != workflows.OutcomeCancelled || st.Counters.Cancelled != 1 || st.State != workflows.StatePaused {
+	if st.LastRun.Outcome != api.OutcomeCancelled || st.Counters.Cancelled != 1 || st.State != api.StatePaused {
 		t.Fatalf("after pause with mode all: state %s, last run %+v, counters %+v", st.State, st.LastRun, st.Counters)
 	}
 	// "cancelled" is recorded only once the snapshot has stopped: no
@@ -171,12 +171,12 @@ func TestPauseModeAllCancelsRunningBackup(t *testing.T) {
 	s.mustSteward("trigger", "big", "--reason", "after the cancelled one")
 	waitFor(t, 120*time.Second, "a later run to succeed", func() bool {
 		st = s.status(c, "big")
-		return st.Counters.Succeeded == 1 && st.LastRun.Outcome == workflows.OutcomeSucceeded
+		return st.Counters.Succeeded == 1 && st.LastRun.Outcome == api.OutcomeSucceeded
 	})
 	if st.LastRun.ID == running || st.LastRun.SnapshotID == "" {
 		t.Fatalf("last run after the cancelled one: %+v", st.LastRun)
 	}
-	if l, err := tryLedger(c, "big"); err != nil || !ledgerHas(l, running, workflows.LedgerCancelled, "pause") {
+	if l, err := tryLedger(c, "big"); err != nil || !ledgerHas(l, running, api.LedgerCancelled, "pause") {
 		t.Fatalf("the ledger does not say the pause cancelled run %s: %+v (%v)", running, l, err)
 	}
 	r := openRepo(t, repo)
@@ -218,7 +218,7 @@ func TestGroupPauseOf50PlansSurvivesKill(t *testing.T) {
 		tableRows(out, "fleet-", "paused", until.Format(time.RFC3339), "ops") != 50 {
 		t.Fatalf("pause --all output:\n%s", out)
 	}
-	checkAll := func(when string, ok func(workflows.Status) bool) {
+	checkAll := func(when string, ok func(api.Status) bool) {
 		t.Helper()
 		for _, r := range control.Statuses(context.Background(), c, ids) {
 			if r.Err != nil || !ok(r.Status) {
@@ -226,9 +226,9 @@ func TestGroupPauseOf50PlansSurvivesKill(t *testing.T) {
 			}
 		}
 	}
-	pausedByMigration := func(st workflows.Status) bool {
+	pausedByMigration := func(st api.Status) bool {
 		l := control.HoldingLease(st, "migration")
-		return st.State == workflows.StatePaused && len(st.Pause.Leases) == 1 && l != nil && l.ID == "migration" &&
+		return st.State == api.StatePaused && len(st.Pause.Leases) == 1 && l != nil && l.ID == "migration" &&
 			l.Until != nil && l.Until.Equal(until) && l.By == "ops" && l.Reason == "storage migration"
 	}
 	checkAll("after pause --all", pausedByMigration)
@@ -262,9 +262,9 @@ func TestGroupPauseOf50PlansSurvivesKill(t *testing.T) {
 	if !strings.Contains(out, "unpaused 50 of 50 plans") {
 		t.Fatalf("unpause --all output:\n%s", out)
 	}
-	checkAll("after unpause --all", func(st workflows.Status) bool {
+	checkAll("after unpause --all", func(st api.Status) bool {
 		h := st.PauseHistory
-		return st.State == workflows.StateIdle && !st.Pause.Paused && len(h) == 1 && h[0].ID == "migration" &&
+		return st.State == api.StateIdle && !st.Pause.Paused && len(h) == 1 && h[0].ID == "migration" &&
 			h[0].EndedBy == "unpaused" && h[0].Actor == "ops"
 	})
 }
@@ -291,23 +291,23 @@ func TestSignalBurstIsAccountedFor(t *testing.T) {
 	var sent []any
 	for i := range pairs {
 		if i%110 == 55 && len(sent) < 2*i+bad { // 9 invalid pauses, spread out
-			sent = append(sent, workflows.PauseSignal{For: "-1h", ID: fmt.Sprintf("bad%04d", i)})
+			sent = append(sent, api.PauseSignal{For: "-1h", ID: fmt.Sprintf("bad%04d", i)})
 		}
 		id := fmt.Sprintf("b%04d", i)
 		sent = append(sent,
-			workflows.PauseSignal{For: "1h", ID: id, By: "burst", Reason: "burst"},
-			workflows.UnpauseSignal{ID: id, By: "burst"})
+			api.PauseSignal{For: "1h", ID: id, By: "burst", Reason: "burst"},
+			api.UnpauseSignal{ID: id, By: "burst"})
 	}
-	sent = append(sent, workflows.PauseSignal{For: "2h", ID: "final", By: "burst", Reason: "the last word"})
+	sent = append(sent, api.PauseSignal{For: "2h", ID: "final", By: "burst", Reason: "the last word"})
 	if len(sent) != total {
 		t.Fatalf("built %d signals, want %d", len(sent), total)
 	}
 	start := time.Now()
 	acked := 0
 	for i, sig := range sent {
-		name := workflows.SignalPause
-		if _, ok := sig.(workflows.UnpauseSignal); ok {
-			name = workflows.SignalUnpause
+		name := api.SignalPause
+		if _, ok := sig.(api.UnpauseSignal); ok {
+			name = api.SignalUnpause
 		}
 		if err := c.SignalWorkflow(context.Background(), wid, "", name, sig); err != nil {
 			t.Fatalf("signal %d of %d (%s): %v", i+1, total, name, err)
@@ -316,7 +316,7 @@ func TestSignalBurstIsAccountedFor(t *testing.T) {
 	}
 	t.Logf("%d signals acknowledged in %v", acked, time.Since(start))
 
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 120*time.Second, "the last pause to show", func() bool {
 		st = s.status(c, "burst")
 		return control.HoldingLease(st, "final") != nil && control.HoldingLease(st, "final").ID == "final"
@@ -324,7 +324,7 @@ func TestSignalBurstIsAccountedFor(t *testing.T) {
 	t.Logf("applied %v after the first signal", time.Since(start))
 
 	// The final state is the last signal's.
-	if st.State != workflows.StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].Reason != "the last word" {
+	if st.State != api.StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].Reason != "the last word" {
 		t.Fatalf("final state %s, leases %+v; want only lease final", st.State, st.Pause.Leases)
 	}
 	// Every signal is accounted for: the invalid ones were rejected, every
@@ -457,7 +457,7 @@ func waitListed(t *testing.T, c client.Client, n int) {
 	})
 }
 
-func lease(t *testing.T, st workflows.Status, id string) workflows.Lease {
+func lease(t *testing.T, st api.Status, id string) api.Lease {
 	t.Helper()
 	for _, l := range st.Pause.Leases {
 		if l.ID == id {
@@ -468,7 +468,7 @@ func lease(t *testing.T, st workflows.Status, id string) workflows.Lease {
 		}
 	}
 	t.Fatalf("no lease %s in %+v", id, st.Pause.Leases)
-	return workflows.Lease{}
+	return api.Lease{}
 }
 
 // writeRandomFiles writes n files of size random bytes under dir, in a few
@@ -553,7 +553,7 @@ func chain(t *testing.T, c client.Client, id, first string) (runs []string, sign
 
 // ledgerHas reports whether the ledger entry of runID has outcome and a
 // detail containing detail.
-func ledgerHas(l []workflows.LedgerEntry, runID, outcome, detail string) bool {
+func ledgerHas(l []api.LedgerEntry, runID, outcome, detail string) bool {
 	for _, e := range l {
 		if e.RunID == runID && e.Outcome == outcome && strings.Contains(e.Detail, detail) {
 			return true

@@ -32,7 +32,7 @@ import (
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/prefetch"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestPreheatPlansOnTwoHosts: two preheat plans (two files; a two-platform
@@ -75,16 +75,16 @@ plans:
 		t.Fatalf("steward hosts does not list both workers as online:\n%s", out)
 	}
 	c := s.client()
-	runOnce := func(id string) workflows.RunRecord {
+	runOnce := func(id string) api.RunRecord {
 		t.Helper()
 		before := s.status(c, id).Counters.Runs
 		s.mustSteward("trigger", id)
-		var st workflows.Status
+		var st api.Status
 		waitFor(t, 2*time.Minute, id+" to finish a run", func() bool {
 			st = s.status(c, id)
-			return st.Counters.Runs > before && st.LastRun != nil && st.LastRun.Finished != nil && st.State != workflows.StateRunning
+			return st.Counters.Runs > before && st.LastRun != nil && st.LastRun.Finished != nil && st.State != api.StateRunning
 		})
-		if st.LastRun.Outcome != workflows.OutcomeSucceeded {
+		if st.LastRun.Outcome != api.OutcomeSucceeded {
 			t.Fatalf("%s: run %s: %s", id, st.LastRun.Outcome, deref(st.LastRun.Error))
 		}
 		return *st.LastRun
@@ -167,9 +167,9 @@ func TestPreheatResumesAfterKill9(t *testing.T) {
 	h2.start()
 	out = s.mustSteward(append([]string{"preheat", "--wait", "--output", "json"}, args[1:]...)...)
 	var rep struct {
-		Joined bool                       `json:"joined"`
-		Result workflows.PreheatRunResult `json:"result"`
-		Error  *string                    `json:"error"`
+		Joined bool                 `json:"joined"`
+		Result api.PreheatRunResult `json:"result"`
+		Error  *string              `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
@@ -598,12 +598,12 @@ plans:
 	tmp := filepath.Join(s.cacheDir(), "tmp")
 	waitFor(t, time.Minute, "the download to start", func() bool { return dirBytes(tmp) > 1<<20 })
 	s.mustSteward("pause", "slow", "--mode", "all", "--reason", "maintenance")
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, time.Minute, "the run to be cancelled", func() bool {
 		st = s.status(c, "slow")
-		return st.LastRun != nil && st.LastRun.Outcome == workflows.OutcomeCancelled
+		return st.LastRun != nil && st.LastRun.Outcome == api.OutcomeCancelled
 	})
-	if st.State != workflows.StatePaused || st.Counters.Cancelled != 1 {
+	if st.State != api.StatePaused || st.Counters.Cancelled != 1 {
 		t.Fatalf("after pause mode all: state %s, counters %+v", st.State, st.Counters)
 	}
 	sent := files.sentBytes()

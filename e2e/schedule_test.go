@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // external is a `temporal server start-dev` on a SQLite file: a Temporal
@@ -92,31 +92,31 @@ func TestCatchUpAfterWorkerAndServerDowntime(t *testing.T) {
 		time.Sleep(35 * time.Second) // the outage itself: three intervals and a half
 		start()
 		c = s.client()
-		var l []workflows.LedgerEntry
+		var l []api.LedgerEntry
 		waitFor(t, time.Minute, "a run after the "+what+" came back", func() bool {
 			st, err := tryStatus(c, "grid")
 			return err == nil && st.Counters.Runs > before.Counters.Runs && st.LastRun != nil &&
-				st.LastRun.Outcome == workflows.OutcomeSucceeded
+				st.LastRun.Outcome == api.OutcomeSucceeded
 		})
 		l, err := control.Ledger(context.Background(), c, "grid", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
 		var coalesced []string
-		var ran *workflows.LedgerEntry
+		var ran *api.LedgerEntry
 		for i := range l {
 			e := &l[i]
 			if !e.Nominal.After(down) {
 				continue
 			}
 			switch e.Outcome {
-			case workflows.LedgerCoalesced:
+			case api.LedgerCoalesced:
 				coalesced = append(coalesced, e.Nominal.Format(time.RFC3339))
-			case workflows.LedgerSucceeded, workflows.LedgerStarted:
+			case api.LedgerSucceeded, api.LedgerStarted:
 				if ran == nil {
 					ran = e
 				}
-			case workflows.LedgerMissed:
+			case api.LedgerMissed:
 				t.Fatalf("%s downtime: a fire time was missed although catchup is latest: %+v", what, e)
 			}
 		}
@@ -133,7 +133,7 @@ func TestCatchUpAfterWorkerAndServerDowntime(t *testing.T) {
 	downtime("server", srv.kill9, srv.start)
 }
 
-func ledgerText(l []workflows.LedgerEntry) string {
+func ledgerText(l []api.LedgerEntry) string {
 	var b strings.Builder
 	for _, e := range l {
 		fmt.Fprintf(&b, "%s %s %s %s\n", e.Nominal.Format(time.RFC3339), e.Outcome, e.Late, e.Detail)

@@ -9,7 +9,7 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestBadPauseInputChangesNothing sends bad pause and unpause input through
@@ -27,10 +27,10 @@ func TestBadPauseInputChangesNothing(t *testing.T) {
 		Metadata: map[string][]byte{converter.MetadataEncoding: []byte(converter.MetadataEncodingJSON)},
 		Data:     []byte(`{"for": "1h", oops`),
 	})
-	if err := c.SignalWorkflow(context.Background(), "steward/plan/bad", "", workflows.SignalPause, garbage); err != nil {
+	if err := c.SignalWorkflow(context.Background(), "steward/plan/bad", "", api.SignalPause, garbage); err != nil {
 		t.Fatal(err)
 	}
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 30*time.Second, "the garbage signal to be counted", func() bool {
 		st = s.status(c, "bad")
 		return st.Counters.RejectedSignals == 1

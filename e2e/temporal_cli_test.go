@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestTemporalCLIOperatesPlans proves a plan can be paused, unpaused, queried
@@ -37,7 +37,7 @@ func TestTemporalCLIOperatesPlans(t *testing.T) {
 
 	before := time.Now().UTC()
 	temporal("workflow", "signal", "--workflow-id", wf, "--name", "pause", "--input", `{"for":"30m","reason":"x"}`)
-	var st workflows.Status
+	var st api.Status
 	waitFor(t, 30*time.Second, "the pause to show in status", func() bool {
 		st = s.status(c, "viacli")
 		return st.Pause.Paused
@@ -50,12 +50,12 @@ func TestTemporalCLIOperatesPlans(t *testing.T) {
 	// The status query, through the temporal CLI, as JSON.
 	out := temporal("workflow", "query", "--workflow-id", wf, "--name", "status", "--output", "json")
 	var q struct {
-		QueryResult []workflows.Status `json:"queryResult"`
+		QueryResult []api.Status `json:"queryResult"`
 	}
 	if err := json.Unmarshal([]byte(out), &q); err != nil || len(q.QueryResult) != 1 {
 		t.Fatalf("temporal workflow query output (%v):\n%s", err, out)
 	}
-	if got := q.QueryResult[0]; got.Plan != "viacli" || got.State != workflows.StatePaused || !got.Pause.Paused {
+	if got := q.QueryResult[0]; got.Plan != "viacli" || got.State != api.StatePaused || !got.Pause.Paused {
 		t.Fatalf("queried status: %+v", got)
 	}
 
@@ -79,7 +79,7 @@ func TestTemporalCLIOperatesPlans(t *testing.T) {
 	temporal("workflow", "signal", "--workflow-id", wf, "--name", "unpause")
 	waitFor(t, 30*time.Second, "the unpause to show in status", func() bool {
 		st = s.status(c, "viacli")
-		return !st.Pause.Paused && st.State == workflows.StateIdle
+		return !st.Pause.Paused && st.State == api.StateIdle
 	})
 	if h := st.PauseHistory; len(h) != 1 || h[0].EndedBy != "unpaused" {
 		t.Fatalf("pause history after temporal unpause: %+v", h)

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // groupFlags select a group of plans for pause and unpause, which then go
@@ -29,14 +29,14 @@ func groupFlags() []cli.Flag {
 func groupSelected(c *cli.Context) bool { return c.Bool("all") || c.IsSet("selector") }
 
 // pauseGroup is `steward pause --all|--selector`.
-func pauseGroup(c *cli.Context, s workflows.PauseSignal) error {
+func pauseGroup(c *cli.Context, s api.PauseSignal) error {
 	return groupCommand(c, func(cl client.Client, sel control.Selection, opts control.GroupOptions) (control.GroupResult, error) {
 		return control.PauseGroup(ctx(c), cl, sel, s, opts)
 	})
 }
 
 // unpauseGroup is `steward unpause --all|--selector`.
-func unpauseGroup(c *cli.Context, s workflows.UnpauseSignal) error {
+func unpauseGroup(c *cli.Context, s api.UnpauseSignal) error {
 	return groupCommand(c, func(cl client.Client, sel control.Selection, opts control.GroupOptions) (control.GroupResult, error) {
 		return control.UnpauseGroup(ctx(c), cl, sel, s, opts)
 	})
@@ -97,7 +97,7 @@ func renderGroup(w io.Writer, name string, res control.GroupResult, now time.Tim
 			ok++
 		}
 	}
-	verb := map[string]string{workflows.SignalPause: "paused", workflows.SignalUnpause: "unpaused"}[name]
+	verb := map[string]string{api.SignalPause: "paused", api.SignalUnpause: "unpaused"}[name]
 	lease := ""
 	if res.LeaseID != "" {
 		lease = " (lease " + res.LeaseID + ")"

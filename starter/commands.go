@@ -17,7 +17,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // connection is the connection the global flags ask for.
@@ -126,7 +126,7 @@ func planShow(c *cli.Context) error {
 			return control.Spec(ctx(c), cl, id)
 		}, renderSpec)
 	}
-	return showPlan(c, func(cl client.Client, id string) (workflows.Status, error) {
+	return showPlan(c, func(cl client.Client, id string) (api.Status, error) {
 		return control.Status(ctx(c), cl, id)
 	}, renderStatus)
 }
@@ -170,18 +170,18 @@ func pauseCommand() *cli.Command {
 			&cli.StringFlag{Name: "reason", Usage: "why (shown in status and the Web UI)"},
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who pauses"},
 			&cli.StringFlag{Name: "id", Usage: "lease `ID`, to end this pause alone later (default: generated)"},
-			&cli.StringFlag{Name: "mode", Value: workflows.ModeNewRuns, Usage: "new-runs, or all to also cancel the run in flight"},
+			&cli.StringFlag{Name: "mode", Value: api.ModeNewRuns, Usage: "new-runs, or all to also cancel the run in flight"},
 			outputFlag,
 		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
-			s := workflows.PauseSignal{
+			s := api.PauseSignal{
 				For: c.String("for"), Until: c.String("until"), UntilNextRun: c.Bool("until-next-run"),
 				Reason: c.String("reason"), By: c.String("by"), ID: c.String("id"), Mode: c.String("mode"),
 			}
 			if groupSelected(c) {
 				return pauseGroup(c, s)
 			}
-			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
+			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
 				return control.Pause(ctx(c), cl, id, s)
 			})
 		},
@@ -201,13 +201,13 @@ func unpauseCommand() *cli.Command {
 			outputFlag,
 		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
-			s := workflows.UnpauseSignal{
+			s := api.UnpauseSignal{
 				ID: c.String("id"), CatchUp: c.String("catchup"), Reason: c.String("reason"), By: c.String("by"),
 			}
 			if groupSelected(c) {
 				return unpauseGroup(c, s)
 			}
-			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
+			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
 				return control.Unpause(ctx(c), cl, id, s)
 			})
 		},
@@ -226,8 +226,8 @@ func triggerCommand() *cli.Command {
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
-			return signalCommand(c, func(cl client.Client, id string) (workflows.Status, error) {
-				return control.Trigger(ctx(c), cl, id, workflows.TriggerSignal{
+			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
+				return control.Trigger(ctx(c), cl, id, api.TriggerSignal{
 					Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by"),
 				})
 			})
@@ -237,14 +237,14 @@ func triggerCommand() *cli.Command {
 
 // signalCommand runs a signal that returns the plan's confirmed status, and
 // prints that status.
-func signalCommand(c *cli.Context, send func(client.Client, string) (workflows.Status, error)) error {
-	return showPlan(c, func(cl client.Client, id string) (workflows.Status, error) {
+func signalCommand(c *cli.Context, send func(client.Client, string) (api.Status, error)) error {
+	return showPlan(c, func(cl client.Client, id string) (api.Status, error) {
 		st, err := send(cl, id)
 		if err != nil {
 			return st, fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
 		}
 		return st, nil
-	}, func(w io.Writer, st workflows.Status, _ time.Time) {
+	}, func(w io.Writer, st api.Status, _ time.Time) {
 		fmt.Fprintf(w, "%s: %s\n", st.Plan, st.Details)
 	})
 }

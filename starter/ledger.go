@@ -10,7 +10,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 func ledgerCommand() *cli.Command {
@@ -23,7 +23,7 @@ func ledgerCommand() *cli.Command {
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
-			return showPlan(c, func(cl client.Client, id string) ([]workflows.LedgerEntry, error) {
+			return showPlan(c, func(cl client.Client, id string) ([]api.LedgerEntry, error) {
 				return control.Ledger(ctx(c), cl, id, c.Int("n"))
 			}, renderLedger)
 		},
@@ -43,7 +43,7 @@ func previewCommand() *cli.Command {
 			if c.Int("n") < 1 {
 				return fmt.Errorf("-n %d: want at least 1", c.Int("n"))
 			}
-			return showPlan(c, func(cl client.Client, id string) ([]workflows.FireTime, error) {
+			return showPlan(c, func(cl client.Client, id string) ([]api.FireTime, error) {
 				return control.Preview(ctx(c), cl, id, c.Int("n"))
 			}, renderPreview)
 		},
@@ -57,7 +57,7 @@ func runsCommand() *cli.Command {
 		ArgsUsage: "ID",
 		Flags:     []cli.Flag{outputFlag},
 		Action: func(c *cli.Context) error {
-			return showPlan(c, func(cl client.Client, id string) ([]workflows.RunRecord, error) {
+			return showPlan(c, func(cl client.Client, id string) ([]api.RunRecord, error) {
 				st, err := control.Status(ctx(c), cl, id)
 				return st.RecentRuns, err
 			}, renderRuns)
@@ -99,7 +99,7 @@ func show[T any](c *cli.Context, get func(client.Client) (T, error), render func
 
 // renderLedger prints a plan's ledger for people; dash makes its run IDs
 // and details safe to print.
-func renderLedger(w io.Writer, l []workflows.LedgerEntry, _ time.Time) {
+func renderLedger(w io.Writer, l []api.LedgerEntry, _ time.Time) {
 	if len(l) == 0 {
 		fmt.Fprintln(w, "no fire times yet")
 		return
@@ -112,7 +112,7 @@ func renderLedger(w io.Writer, l []workflows.LedgerEntry, _ time.Time) {
 	tw.Flush()
 }
 
-func renderPreview(w io.Writer, fires []workflows.FireTime, now time.Time) {
+func renderPreview(w io.Writer, fires []api.FireTime, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "NOMINAL\tSTARTS")
 	for _, f := range fires {
@@ -123,11 +123,11 @@ func renderPreview(w io.Writer, fires []workflows.FireTime, now time.Time) {
 }
 
 // runResult is what a run made: a backup's snapshot, a preheat's items.
-func runResult(r workflows.RunRecord) string {
+func runResult(r api.RunRecord) string {
 	switch {
 	case r.SnapshotID != "":
 		return "snapshot " + r.SnapshotID
-	case r.Files > 0 && r.Outcome == workflows.OutcomeSucceeded:
+	case r.Files > 0 && r.Outcome == api.OutcomeSucceeded:
 		return fmt.Sprintf("%d items, %s, %s downloaded", r.Files, bytesText(r.Bytes), bytesText(r.Downloaded))
 	}
 	return ""
@@ -135,7 +135,7 @@ func runResult(r workflows.RunRecord) string {
 
 // renderRuns prints a plan's run records for people, newest first, with
 // their IDs and errors made safe to print.
-func renderRuns(w io.Writer, runs []workflows.RunRecord, now time.Time) {
+func renderRuns(w io.Writer, runs []api.RunRecord, now time.Time) {
 	if len(runs) == 0 {
 		fmt.Fprintln(w, "no run records")
 		return

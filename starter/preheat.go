@@ -21,7 +21,7 @@ import (
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/prefetch"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // defaultCacheDir is the worker's default --cache-dir, for `steward cache`.
@@ -139,11 +139,11 @@ func readLines(name string) ([]string, error) {
 
 // preheatReport is what `steward preheat --output json` prints.
 type preheatReport struct {
-	ID     string                      `json:"id"`
-	RunID  string                      `json:"run_id"`
-	Joined bool                        `json:"joined"`
-	Result *workflows.PreheatRunResult `json:"result,omitempty"`
-	Error  *string                     `json:"error"`
+	ID     string                `json:"id"`
+	RunID  string                `json:"run_id"`
+	Joined bool                  `json:"joined"`
+	Result *api.PreheatRunResult `json:"result,omitempty"`
+	Error  *string               `json:"error"`
 }
 
 func runPreheat(c *cli.Context) error {
@@ -281,7 +281,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 // renderPreheat prints a preheat's report, one line per host.
-func renderPreheat(w io.Writer, r workflows.PreheatRunResult) {
+func renderPreheat(w io.Writer, r api.PreheatRunResult) {
 	if r.ImageDigest != "" {
 		fmt.Fprintf(w, "image %s (%s)\n", r.ImageDigest, strings.Join(r.Platforms, ", "))
 	}

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // renderList prints plans as a table for people.
@@ -21,7 +21,7 @@ func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST SUCCESS\tPAUSED UNTIL\tBY\tREASON")
 	for _, p := range plans {
 		paused, by, reason := "-", "-", "-"
-		if p.State == workflows.StatePaused {
+		if p.State == api.StatePaused {
 			paused = "indefinitely"
 			if p.PausedUntil != nil {
 				paused = when(p.PausedUntil, now)
@@ -42,7 +42,7 @@ func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 // renderStatus prints one plan's status for people. Free text (details,
 // lease IDs, names, reasons, errors) arrives in signals and activity
 // results, so it is printed through safe (dash does that too).
-func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
+func renderStatus(w io.Writer, s api.Status, now time.Time) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "Plan:\t%s (%s)\n", safe(s.Plan), s.Kind)
 	fmt.Fprintf(tw, "State:\t%s\n", safe(s.Details))
@@ -121,7 +121,7 @@ func renderStatus(w io.Writer, s workflows.Status, now time.Time) {
 
 // runLine describes one run record on one line; its snapshot ID and error
 // come from the backup tool and are printed through safe.
-func runLine(r workflows.RunRecord, now time.Time) string {
+func runLine(r api.RunRecord, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s (started %s", r.Outcome, r.Nominal.UTC().Format(time.RFC3339), when(&r.Started, now))
 	if r.Finished != nil {

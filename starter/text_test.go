@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 func TestSafe(t *testing.T) {
@@ -136,17 +136,17 @@ func TestRenderStatusIsSafe(t *testing.T) {
 	evil := "\x1b[2Jgone\nState:\tidle"
 	errText := "disk full\r\x1b[1A"
 	rejection := "pause: bad \u009b2J mode"
-	s := workflows.Status{
-		Plan: "home", Kind: "backup", State: workflows.StatePaused,
+	s := api.Status{
+		Plan: "home", Kind: "backup", State: api.StatePaused,
 		Details:       "paused\x1b]0;title\x07",
 		LastRejection: &rejection,
-		LastRun:       &workflows.RunRecord{ID: "run\n1", Nominal: now, Started: now, Outcome: "failed", Error: &errText},
-		Pause: workflows.PauseStatus{Paused: true, Leases: []workflows.Lease{
-			{ID: "l\x1b1", Until: &until, Reason: evil, By: "mallory\n", Mode: workflows.ModeNewRuns, Since: now},
-			{ID: "l2", UntilNextRun: true, Reason: "swap disks", By: "bob", Mode: workflows.ModeAll, Since: now},
+		LastRun:       &api.RunRecord{ID: "run\n1", Nominal: now, Started: now, Outcome: "failed", Error: &errText},
+		Pause: api.PauseStatus{Paused: true, Leases: []api.Lease{
+			{ID: "l\x1b1", Until: &until, Reason: evil, By: "mallory\n", Mode: api.ModeNewRuns, Since: now},
+			{ID: "l2", UntilNextRun: true, Reason: "swap disks", By: "bob", Mode: api.ModeAll, Since: now},
 		}},
-		PauseHistory: []workflows.PauseRecord{
-			{Lease: workflows.Lease{ID: "h1", Reason: evil, By: "mallory\t"}, Ended: now, EndedBy: "unpaused", Actor: "eve\x1b[0m"},
+		PauseHistory: []api.PauseRecord{
+			{Lease: api.Lease{ID: "h1", Reason: evil, By: "mallory\t"}, Ended: now, EndedBy: "unpaused", Actor: "eve\x1b[0m"},
 		},
 	}
 	var b bytes.Buffer
@@ -179,11 +179,11 @@ func TestRenderStatusIsSafe(t *testing.T) {
 
 func TestRenderPauseHistory(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-	rec := func(ended, actor, by, reason string) workflows.PauseRecord {
-		return workflows.PauseRecord{Lease: workflows.Lease{ID: "l1", By: by, Reason: reason}, Ended: now, EndedBy: ended, Actor: actor}
+	rec := func(ended, actor, by, reason string) api.PauseRecord {
+		return api.PauseRecord{Lease: api.Lease{ID: "l1", By: by, Reason: reason}, Ended: now, EndedBy: ended, Actor: actor}
 	}
 	cases := []struct {
-		rec  workflows.PauseRecord
+		rec  api.PauseRecord
 		want string
 	}{
 		{rec("unpaused", "carol", "alice", "disk swap"), "  l1 unpaused by carol at 2026-11-24T10:00:00Z: disk swap (paused by alice)\n"},
@@ -193,7 +193,7 @@ func TestRenderPauseHistory(t *testing.T) {
 	}
 	for _, c := range cases {
 		var b bytes.Buffer
-		renderStatus(&b, workflows.Status{Plan: "home", PauseHistory: []workflows.PauseRecord{c.rec}}, now)
+		renderStatus(&b, api.Status{Plan: "home", PauseHistory: []api.PauseRecord{c.rec}}, now)
 		if !strings.HasSuffix(b.String(), "\nPause history:\n"+c.want) {
 			t.Errorf("%s by %q: got\n%s\nwant it to end with\n%s", c.rec.EndedBy, c.rec.Actor, b.String(), c.want)
 		}
@@ -204,8 +204,8 @@ func TestRenderLedgerAndRunsAreSafe(t *testing.T) {
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 	long := strings.Repeat("x", 100) + "\x1b[2J"
 	var b bytes.Buffer
-	renderLedger(&b, []workflows.LedgerEntry{{Nominal: now, Outcome: "failed", RunID: "r\n1", Detail: "bad\x1b[2J\tdetail"}}, now)
-	renderRuns(&b, []workflows.RunRecord{{ID: "run\x1b1", Nominal: now, Started: now, Outcome: "failed", Error: &long}}, now)
+	renderLedger(&b, []api.LedgerEntry{{Nominal: now, Outcome: "failed", RunID: "r\n1", Detail: "bad\x1b[2J\tdetail"}}, now)
+	renderRuns(&b, []api.RunRecord{{ID: "run\x1b1", Nominal: now, Started: now, Outcome: "failed", Error: &long}}, now)
 	out := b.String()
 	if strings.ContainsAny(out, "\x1b\r") || strings.Count(out, "\n") != 4 {
 		t.Fatalf("raw control characters in\n%s", out)

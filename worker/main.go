@@ -33,6 +33,7 @@ import (
 	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // options is everything the worker needs, parsed from flags.
@@ -246,7 +247,7 @@ func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devse
 		IP:               o.DevIP,
 		Port:             o.DevPort,
 		UIPort:           o.DevUIPort,
-		SearchAttributes: workflows.SearchAttributes,
+		SearchAttributes: api.SearchAttributes,
 		DynamicConfig:    o.DevConfig,
 		Logger:           logger.With("component", "temporal"),
 	})
@@ -268,12 +269,12 @@ func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
 	checks := gate.New()
 	warm := preheat.New(c, host, cacheDir)
 	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle})
-	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
-	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
-	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
-	shared.RegisterWorkflowWithOptions(workflows.PreheatRunWorkflow, workflow.RegisterOptions{Name: workflows.PreheatRunWorkflowName})
-	shared.RegisterWorkflowWithOptions(workflows.CacheEvictWorkflow, workflow.RegisterOptions{Name: workflows.CacheEvictWorkflowName})
-	shared.RegisterWorkflowWithOptions(workflows.HostsWorkflow, workflow.RegisterOptions{Name: workflows.HostsWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: api.CheckPlanWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.PreheatRunWorkflow, workflow.RegisterOptions{Name: api.PreheatRunWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
 	acts.Register(shared)
 	checks.Register(shared)
 	warm.Register(shared)

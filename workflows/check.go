@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // checkTimeout bounds how long a plan check waits for the plan's host: a
@@ -20,12 +21,12 @@ const checkTimeout = 30 * time.Second
 // can make (does the source exist there, is the password variable set in the
 // worker's environment), so `steward plan apply` can refuse a plan before
 // anything is changed.
-func CheckPlanWorkflow(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, error) {
+func CheckPlanWorkflow(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlanResult, error) {
 	if req.Spec.Preheat != nil {
 		return checkPreheat(ctx, req)
 	}
 	if req.Spec.Backup == nil {
-		return CheckPlanResult{}, nil
+		return api.CheckPlanResult{}, nil
 	}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              activities.HostTaskQueue(req.Spec.Host),
@@ -44,9 +45,9 @@ func CheckPlanWorkflow(ctx workflow.Context, req CheckPlanRequest) (CheckPlanRes
 		Guards:       guards(req.Spec.Preconditions),
 	}).Get(ctx, &res)
 	if err != nil {
-		return CheckPlanResult{}, err
+		return api.CheckPlanResult{}, err
 	}
-	return CheckPlanResult{Problems: res.Problems, Notes: res.Notes}, nil
+	return api.CheckPlanResult{Problems: res.Problems, Notes: res.Notes}, nil
 }
 
 // guards are the plan's preconditions that say a path must be there.
@@ -66,7 +67,7 @@ func guards(pcs []plan.Precondition) []activities.Guard {
 // checkPreheat checks a preheat plan on each of its target hosts (for
 // hosts: all, on every host online now): a host with no worker is a problem
 // of the plan, named by its field path.
-func checkPreheat(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, error) {
+func checkPreheat(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlanResult, error) {
 	p := *req.Spec.Preheat
 	path := req.Path + ".preheat"
 	type target struct{ host, field string }
@@ -75,7 +76,7 @@ func checkPreheat(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, 
 	case p.Hosts.All:
 		resolved, err := resolveHosts(ctx, "", p, plan.ActivityRetry{MaxAttempts: 1})
 		if err != nil {
-			return CheckPlanResult{Problems: []string{path + ".hosts: " + runError(err)}}, nil
+			return api.CheckPlanResult{Problems: []string{path + ".hosts: " + runError(err)}}, nil
 		}
 		for _, h := range resolved.Hosts {
 			targets = append(targets, target{h, path + ".hosts"})
@@ -99,7 +100,7 @@ func checkPreheat(ctx workflow.Context, req CheckPlanRequest) (CheckPlanResult, 
 			Path: path, Headers: activities.HeaderRefs(p.Headers), Cache: cacheSpec(p.Cache),
 		})
 	}
-	var res CheckPlanResult
+	var res api.CheckPlanResult
 	for i, f := range futures {
 		var r activities.CheckPreheatResult
 		if err := f.Get(ctx, &r); err != nil {

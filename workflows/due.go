@@ -8,6 +8,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/schedule"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // maxListed bounds how many due fire times are handled one by one after a
@@ -42,7 +43,7 @@ func (p *planner) handleDue(ctx workflow.Context, now time.Time) {
 		p.st.Prev = due[len(due)-1]
 		if more > 0 {
 			p.st.Counters.Missed += more
-			p.recordMany(nil, more, LedgerMissed, "", now)
+			p.recordMany(nil, more, api.LedgerMissed, "", now)
 		}
 		p.enqueue(due, policy, now)
 		p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
@@ -60,7 +61,7 @@ func (p *planner) skipPausedTimes(end, now time.Time) {
 	}
 	p.st.Counters.Skipped += len(due) + more
 	p.st.Counters.SkippedPaused += len(due) + more
-	p.recordMany(due, more, LedgerSkippedPaused, "", now)
+	p.recordMany(due, more, api.LedgerSkippedPaused, "", now)
 	p.st.Prev = due[len(due)-1]
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
 }
@@ -72,13 +73,13 @@ func (p *planner) enqueue(due []time.Time, policy schedule.CatchUp, now time.Tim
 		for i, t := range due {
 			if p.spec.Schedule.Overlap == plan.OverlapBufferOne && len(p.st.Queue) == 0 && i == len(due)-1 {
 				p.st.Queue = append(p.st.Queue, t)
-				p.record(LedgerEntry{Nominal: t, Outcome: LedgerWaiting, At: now,
+				p.record(api.LedgerEntry{Nominal: t, Outcome: api.LedgerWaiting, At: now,
 					Detail: "buffered behind the run in flight"})
 				continue
 			}
 			p.st.Counters.Skipped++
 			p.st.Counters.OverlapSkipped++
-			p.record(LedgerEntry{Nominal: t, Outcome: LedgerOverlapSkipped, At: now,
+			p.record(api.LedgerEntry{Nominal: t, Outcome: api.LedgerOverlapSkipped, At: now,
 				Detail: "a run was in flight"})
 		}
 		return
@@ -86,16 +87,16 @@ func (p *planner) enqueue(due []time.Time, policy schedule.CatchUp, now time.Tim
 	policy.Grace = p.grace(due[len(due)-1])
 	run, missed, coalesced := policy.Decide(due, now)
 	p.st.Counters.Missed += len(missed)
-	p.recordMany(missed, 0, LedgerMissed, fmt.Sprintf("late; catchup %s, catchup_window %v", policy.Policy, policy.Window), now)
+	p.recordMany(missed, 0, api.LedgerMissed, fmt.Sprintf("late; catchup %s, catchup_window %v", policy.Policy, policy.Window), now)
 	if len(run) > 0 {
 		into := "coalesced into " + run[len(run)-1].UTC().Format(time.RFC3339)
 		p.st.Counters.Coalesced += len(coalesced)
-		p.recordMany(coalesced, 0, LedgerCoalesced, into, now)
+		p.recordMany(coalesced, 0, api.LedgerCoalesced, into, now)
 		if policy.Policy != schedule.PolicyAll {
 			// Runs still waiting for a window are superseded by the newer one.
 			for _, q := range p.st.Queue {
 				p.st.Counters.Coalesced++
-				p.resolveWaiting(q, LedgerCoalesced, into, now)
+				p.resolveWaiting(q, api.LedgerCoalesced, into, now)
 			}
 			p.st.Queue = nil
 		}
@@ -104,7 +105,7 @@ func (p *planner) enqueue(due []time.Time, policy schedule.CatchUp, now time.Tim
 	if n := len(p.st.Queue) - policy.Max; policy.Policy == schedule.PolicyAll && policy.Max > 0 && n > 0 {
 		for _, q := range p.st.Queue[:n] {
 			p.st.Counters.Missed++
-			p.resolveWaiting(q, LedgerMissed, fmt.Sprintf("beyond catchup_max %d", policy.Max), now)
+			p.resolveWaiting(q, api.LedgerMissed, fmt.Sprintf("beyond catchup_max %d", policy.Max), now)
 		}
 		p.st.Queue = append([]time.Time(nil), p.st.Queue[n:]...)
 	}
@@ -132,12 +133,12 @@ func (p *planner) startQueued(ctx workflow.Context, now time.Time) {
 		if !ok {
 			p.st.Queue = p.st.Queue[1:]
 			p.st.Counters.Missed++
-			p.resolveWaiting(head, LedgerMissed, "no allowed start time within 8 days (windows/blackout)", now)
+			p.resolveWaiting(head, api.LedgerMissed, "no allowed start time within 8 days (windows/blackout)", now)
 			continue
 		}
 		if at.After(now) {
 			if planned := p.planned(head); at.After(planned) && p.waitingEntry(head) == nil {
-				p.record(LedgerEntry{Nominal: head, Outcome: LedgerWaiting, At: now,
+				p.record(api.LedgerEntry{Nominal: head, Outcome: api.LedgerWaiting, At: now,
 					Detail: "waits for an allowed window until " + at.UTC().Format(time.RFC3339)})
 			}
 			return
@@ -155,10 +156,10 @@ func (p *planner) planned(nominal time.Time) time.Time {
 }
 
 // waitingEntry is the ledger entry of a fire time still waiting to run.
-func (p *planner) waitingEntry(nominal time.Time) *LedgerEntry {
+func (p *planner) waitingEntry(nominal time.Time) *api.LedgerEntry {
 	for i := len(p.st.Ledger) - 1; i >= 0; i-- {
 		e := &p.st.Ledger[i]
-		if e.Nominal.Equal(nominal) && e.Outcome == LedgerWaiting {
+		if e.Nominal.Equal(nominal) && e.Outcome == api.LedgerWaiting {
 			return e
 		}
 	}
@@ -171,7 +172,7 @@ func (p *planner) resolveWaiting(nominal time.Time, outcome, detail string, now 
 		e.Outcome, e.Detail, e.At = outcome, detail, now.UTC()
 		return
 	}
-	p.record(LedgerEntry{Nominal: nominal, Outcome: outcome, Detail: detail, At: now})
+	p.record(api.LedgerEntry{Nominal: nominal, Outcome: outcome, Detail: detail, At: now})
 }
 
 // deadlineAt is when the plan becomes stale without a new success, or zero
@@ -200,6 +201,6 @@ func (p *planner) checkDeadline(now time.Time) {
 		return
 	}
 	p.st.Overdue = true
-	p.record(LedgerEntry{Nominal: at, Outcome: LedgerDeadlineMissed, At: now,
+	p.record(api.LedgerEntry{Nominal: at, Outcome: api.LedgerDeadlineMissed, At: now,
 		Detail: fmt.Sprintf("no successful run for %v (deadline)", p.spec.Schedule.Deadline)})
 }

@@ -11,10 +11,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/workflows/api"
 )
-
-// Ledger outcome of a fire time whose preconditions said skip.
-const LedgerSkippedPrecondition = "skipped-precondition"
 
 // circuitLease is the ID of the lease the circuit breaker adds.
 const circuitLease = "circuit-open"
@@ -93,7 +91,7 @@ func (p *planner) finishCheck(ctx workflow.Context, f workflow.Future) {
 	case activities.VerdictSkip:
 		p.st.Counters.SkippedPrecondition++
 		if pr.Attempt == 0 {
-			p.resolveWaiting(pr.Nominal, LedgerSkippedPrecondition, reason, now)
+			p.resolveWaiting(pr.Nominal, api.LedgerSkippedPrecondition, reason, now)
 		}
 	case activities.VerdictWait:
 		at := now.Add(p.recheckInterval(pr.Nominal))
@@ -111,11 +109,11 @@ func (p *planner) finishCheck(ctx workflow.Context, f workflow.Future) {
 		if e := p.waitingEntry(pr.Nominal); e != nil {
 			e.Detail, e.At = detail, now
 		} else if pr.Attempt == 0 {
-			p.record(LedgerEntry{Nominal: pr.Nominal, Outcome: LedgerWaiting, At: now, Detail: detail})
+			p.record(api.LedgerEntry{Nominal: pr.Nominal, Outcome: api.LedgerWaiting, At: now, Detail: detail})
 		}
 	default: // fail
 		p.st.Counters.Failed++
-		p.resolveWaiting(pr.Nominal, LedgerFailed, "precondition: "+reason, now)
+		p.resolveWaiting(pr.Nominal, api.LedgerFailed, "precondition: "+reason, now)
 		p.failedFinally(now)
 	}
 }
@@ -129,7 +127,7 @@ func (p *planner) recheckInterval(nominal time.Time) time.Duration {
 
 // scheduleRetry plans the next run-level retry of the failed run r, if
 // retries are left, and reports when.
-func (p *planner) scheduleRetry(r *RunRecord, now time.Time) (time.Time, bool) {
+func (p *planner) scheduleRetry(r *api.RunRecord, now time.Time) (time.Time, bool) {
 	if r.Attempt >= p.maxRetries() {
 		return time.Time{}, false
 	}
@@ -139,7 +137,7 @@ func (p *planner) scheduleRetry(r *RunRecord, now time.Time) (time.Time, bool) {
 	next := now.Add(wait)
 	p.st.Retry = &PendingRun{Nominal: r.Nominal, StartAt: next, NextAt: next, Attempt: r.Attempt + 1, BaseID: base}
 	if r.Trigger == "trigger" {
-		p.st.Retry.Trigger = &TriggerSignal{Reason: "retry of a triggered run"}
+		p.st.Retry.Trigger = &api.TriggerSignal{Reason: "retry of a triggered run"}
 	}
 	return next, true
 }
@@ -172,11 +170,11 @@ func (p *planner) failedFinally(now time.Time) {
 	if !p.failuresV1 || n <= 0 || p.st.ConsecutiveFailures < n || p.hasLease(circuitLease) {
 		return
 	}
-	p.st.Leases = append(p.st.Leases, Lease{
+	p.st.Leases = append(p.st.Leases, api.Lease{
 		ID:     circuitLease,
 		Reason: fmt.Sprintf("circuit-open: %d consecutive failed runs", p.st.ConsecutiveFailures),
 		By:     "steward",
-		Mode:   ModeNewRuns,
+		Mode:   api.ModeNewRuns,
 		Since:  now,
 	})
 	p.st.Counters.Pauses++
@@ -184,26 +182,26 @@ func (p *planner) failedFinally(now time.Time) {
 
 // addRecord keeps a finished run's record, within the plan's history
 // bounds.
-func (p *planner) addRecord(r RunRecord, now time.Time) {
+func (p *planner) addRecord(r api.RunRecord, now time.Time) {
 	p.st.RecentRuns = append(p.st.RecentRuns, r)
 	limit := legacyRecentRuns
 	if p.failuresV1 {
 		limit = p.spec.History.Max
 	}
 	if n := len(p.st.RecentRuns); limit > 0 && n > limit {
-		p.st.RecentRuns = append([]RunRecord(nil), p.st.RecentRuns[n-limit:]...)
+		p.st.RecentRuns = append([]api.RunRecord(nil), p.st.RecentRuns[n-limit:]...)
 	}
 	p.expireRecords(now)
 }
 
 // recordExpiry is when run record r expires: its finish time plus the
 // plan's retention for its outcome.
-func (p *planner) recordExpiry(r RunRecord) time.Time {
+func (p *planner) recordExpiry(r api.RunRecord) time.Time {
 	if r.Finished == nil {
 		return time.Time{}
 	}
 	keep := p.spec.History.Keep.D()
-	if r.Outcome != OutcomeSucceeded {
+	if r.Outcome != api.OutcomeSucceeded {
 		keep = p.spec.History.Failed.D()
 	}
 	return r.Finished.Add(keep)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // fakeGate answers precondition checks with scripted verdicts.
@@ -58,8 +59,8 @@ func TestPreconditionVerdicts(t *testing.T) {
 			withGate(h, func(time.Time, int) activities.CheckPreconditionsResult {
 				return activities.CheckPreconditionsResult{Verdict: tc.verdict, Reason: "because"}
 			})
-			var st Status
-			var l []LedgerEntry
+			var st api.Status
+			var l []api.LedgerEntry
 			h.at(time.Hour, func() { st, l = h.status(), h.ledger() })
 			h.run(gatedPlan(), time.Hour+time.Minute)
 			wantRuns(t, h.fb.runIDs(), tc.runs...)
@@ -83,13 +84,13 @@ func TestPreconditionWaitRechecksUntilItHolds(t *testing.T) {
 		}
 		return activities.CheckPreconditionsResult{Verdict: activities.VerdictProceed}
 	})
-	var waiting Status
-	var l []LedgerEntry
+	var waiting api.Status
+	var l []api.LedgerEntry
 	h.at(30*time.Minute+30*time.Second, func() { waiting = h.status() })
 	h.at(time.Hour, func() { l = h.ledger() })
 	h.run(gatedPlan(), time.Hour+time.Minute)
 
-	if waiting.State != StateWaiting || waiting.Counters.Runs != 0 {
+	if waiting.State != api.StateWaiting || waiting.Counters.Runs != 0 {
 		t.Fatalf("while the precondition waits: state %s counters %+v", waiting.State, waiting.Counters)
 	}
 	// Checked at 01:00, then again every 5 minutes (half the interval,
@@ -113,15 +114,15 @@ func TestRunRetriesAreDurableAndBounded(t *testing.T) {
 	p.Retry.Activity.MaxAttempts = 1
 	two := 2
 	p.Retry.Run = plan.RunRetry{Interval: plan.Duration(10 * time.Minute), Backoff: 2, MaxRetries: &two}
-	var retrying, done Status
-	var l []LedgerEntry
+	var retrying, done api.Status
+	var l []api.LedgerEntry
 	h.at(35*time.Minute, func() { retrying = h.status() }) // 01:05
 	h.at(70*time.Minute, func() { done, l = h.status(), h.ledger() })
 	h.run(p, 75*time.Minute)
 
 	// 01:00 fails, retry 1 at 01:10 fails, retry 2 at 01:30 succeeds.
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T01:00:00Z", "2026-01-01T01:00:00Z/retry-1", "2026-01-01T01:00:00Z/retry-2")
-	if retrying.State != StateRetrying || retrying.Retry.Attempt != 1 || retrying.Retry.Max != 2 ||
+	if retrying.State != api.StateRetrying || retrying.Retry.Attempt != 1 || retrying.Retry.Max != 2 ||
 		retrying.Retry.NextAt == nil || !retrying.Retry.NextAt.Equal(time.Date(2026, 1, 1, 1, 10, 0, 0, time.UTC)) {
 		t.Fatalf("while retrying: state %s retry %+v", retrying.State, retrying.Retry)
 	}
@@ -146,7 +147,7 @@ func TestRetryWaitsWhilePaused(t *testing.T) {
 	p.Retry.Activity.MaxAttempts = 1
 	one := 1
 	p.Retry.Run = plan.RunRetry{Interval: plan.Duration(10 * time.Minute), MaxRetries: &one}
-	h.at(32*time.Minute, func() { h.signal(SignalPause, PauseSignal{For: "30m"}) }) // 01:02 to 01:32
+	h.at(32*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{For: "30m"}) }) // 01:02 to 01:32
 	h.run(p, 65*time.Minute)
 	if len(h.fb.calls) != 2 || !h.fb.calls[1].at.Equal(time.Date(2026, 1, 1, 1, 32, 0, 0, time.UTC)) {
 		t.Fatalf("calls %+v, want the retry at the pause's end (01:32)", h.fb.calls)
@@ -160,11 +161,11 @@ func TestCircuitBreakerPausesAfterConsecutiveFailures(t *testing.T) {
 	p.Retry.Activity.MaxAttempts = 1
 	noRunRetries(&p)
 	p.Retry.PauseAfterFailures = 2
-	var st Status
+	var st api.Status
 	h.at(4*time.Hour, func() { st = h.status() })
 	h.run(p, 4*time.Hour+time.Minute)
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T01:00:00Z", "2026-01-01T02:00:00Z")
-	if st.State != StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].ID != "circuit-open" ||
+	if st.State != api.StatePaused || len(st.Pause.Leases) != 1 || st.Pause.Leases[0].ID != "circuit-open" ||
 		!strings.HasPrefix(st.Pause.Leases[0].Reason, "circuit-open") || st.Pause.Until != nil {
 		t.Fatalf("after two failed runs: state %s pause %+v", st.State, st.Pause)
 	}
@@ -183,15 +184,15 @@ func TestRunRecordsExpireWhileIdle(t *testing.T) {
 	noRunRetries(&p)
 	one := 1
 	p.History = plan.History{Keep: plan.Duration(2 * time.Hour), Failed: plan.Duration(4 * time.Hour), Min: &one, Max: 50}
-	ids := func(st Status) string {
+	ids := func(st api.Status) string {
 		var s []string
 		for _, r := range st.RecentRuns {
 			s = append(s, r.Nominal.Format("15:04")+" "+r.Outcome)
 		}
 		return strings.Join(s, ", ")
 	}
-	var at0330, at0530, at0700 Status
-	h.at(3*time.Hour-time.Minute, func() { h.signal(SignalPause, nil) }) // idle from 03:29 on
+	var at0330, at0530, at0700 api.Status
+	h.at(3*time.Hour-time.Minute, func() { h.signal(api.SignalPause, nil) }) // idle from 03:29 on
 	h.at(3*time.Hour, func() { at0330 = h.status() })
 	h.at(5*time.Hour, func() { at0530 = h.status() })
 	h.at(6*time.Hour+30*time.Minute, func() { at0700 = h.status() })

@@ -7,15 +7,8 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/workflows/api"
 )
-
-// HostsState is the registry of worker hosts, carried across
-// continue-as-new.
-type HostsState struct {
-	Hosts []activities.Host `json:"hosts"`
-	// Rejected counts malformed registrations.
-	Rejected int `json:"rejected"`
-}
 
 // maxHosts bounds the registry.
 const maxHosts = 1000
@@ -23,7 +16,7 @@ const maxHosts = 1000
 // HostsWorkflow is the registry behind `hosts: all`: each worker signals it
 // (signal-with-start) when it starts, and the hosts query lists every host
 // ever registered with when it was first and last seen.
-func HostsWorkflow(ctx workflow.Context, st HostsState) error {
+func HostsWorkflow(ctx workflow.Context, st api.HostsState) error {
 	if err := workflow.SetQueryHandler(ctx, activities.QueryHosts, func() ([]activities.Host, error) {
 		return st.Hosts, nil
 	}); err != nil {
@@ -60,7 +53,7 @@ func HostsWorkflow(ctx workflow.Context, st HostsState) error {
 				receive(r)
 				r = activities.HostRegistration{}
 			}
-			return workflow.NewContinueAsNewError(ctx, HostsWorkflowName, st)
+			return workflow.NewContinueAsNewError(ctx, api.HostsWorkflowName, st)
 		}
 	}
 }

@@ -3,20 +3,8 @@ package workflows
 import (
 	"fmt"
 	"time"
-)
 
-// Ledger outcomes: what happened to a nominal fire time.
-const (
-	LedgerStarted        = "started"
-	LedgerWaiting        = "waiting"
-	LedgerSucceeded      = OutcomeSucceeded
-	LedgerFailed         = OutcomeFailed
-	LedgerCancelled      = OutcomeCancelled
-	LedgerMissed         = "missed"
-	LedgerCoalesced      = "coalesced"
-	LedgerOverlapSkipped = "overlap-skipped"
-	LedgerSkippedPaused  = "skipped-paused"
-	LedgerDeadlineMissed = "deadline-missed"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // maxLedger bounds the ledger ring carried in the plan's state.
@@ -25,26 +13,13 @@ const maxLedger = 200
 // onTime is how late a run may start and still count as on time.
 const onTime = time.Second
 
-// LedgerEntry is the outcome of one nominal fire time (or one trigger).
-type LedgerEntry struct {
-	Nominal time.Time `json:"nominal"`
-	Outcome string    `json:"outcome"`
-	// Late is how much later than planned the run started ("" on time).
-	Late    string     `json:"late,omitempty"`
-	Started *time.Time `json:"started,omitempty"`
-	RunID   string     `json:"run_id,omitempty"`
-	Detail  string     `json:"detail,omitempty"`
-	// At is when the outcome was recorded.
-	At time.Time `json:"at"`
-}
-
 // record appends a ledger entry, dropping the oldest beyond maxLedger.
-func (p *planner) record(e LedgerEntry) {
+func (p *planner) record(e api.LedgerEntry) {
 	e.Nominal = e.Nominal.UTC()
 	e.At = e.At.UTC()
 	p.st.Ledger = append(p.st.Ledger, e)
 	if n := len(p.st.Ledger); n > maxLedger {
-		p.st.Ledger = append([]LedgerEntry(nil), p.st.Ledger[n-maxLedger:]...)
+		p.st.Ledger = append([]api.LedgerEntry(nil), p.st.Ledger[n-maxLedger:]...)
 	}
 }
 
@@ -56,16 +31,16 @@ func (p *planner) recordMany(ts []time.Time, more int, outcome, detail string, n
 		if len(ts) > 0 {
 			oldest = ts[0]
 		}
-		p.record(LedgerEntry{Nominal: oldest, Outcome: outcome, At: now,
+		p.record(api.LedgerEntry{Nominal: oldest, Outcome: outcome, At: now,
 			Detail: fmt.Sprintf("and %d earlier fire times before this one", more)})
 	}
 	for _, t := range ts {
-		p.record(LedgerEntry{Nominal: t, Outcome: outcome, Detail: detail, At: now})
+		p.record(api.LedgerEntry{Nominal: t, Outcome: outcome, Detail: detail, At: now})
 	}
 }
 
 // updateLedger finds the newest entry for runID and lets f change it.
-func (p *planner) updateLedger(runID string, f func(*LedgerEntry)) {
+func (p *planner) updateLedger(runID string, f func(*api.LedgerEntry)) {
 	for i := len(p.st.Ledger) - 1; i >= 0; i-- {
 		if p.st.Ledger[i].RunID == runID {
 			f(&p.st.Ledger[i])

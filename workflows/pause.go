@@ -6,6 +6,8 @@ import (
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // How a pause lease ended, in the pause history.
@@ -40,15 +42,15 @@ func (p *planner) receivePause(ctx workflow.Context, c workflow.ReceiveChannel) 
 }
 
 func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
-	var s PauseSignal
+	var s api.PauseSignal
 	if err := decodeSignal(raw, &s); err != nil {
-		p.reject(ctx, SignalPause, err)
+		p.reject(ctx, api.SignalPause, err)
 		return
 	}
 	now := workflow.Now(ctx).UTC()
-	l, err := s.validate(now)
+	l, err := validatePause(s, now)
 	if err != nil {
-		p.reject(ctx, SignalPause, err)
+		p.reject(ctx, api.SignalPause, err)
 		return
 	}
 	if l.ID == "" {
@@ -56,7 +58,7 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 		l.ID = fmt.Sprintf("l%d", p.st.LeaseSeq)
 	}
 	if !p.hasLease(l.ID) && len(p.st.Leases) >= maxLeases {
-		p.reject(ctx, SignalPause, fmt.Errorf("%d leases are active already; unpause some first", maxLeases))
+		p.reject(ctx, api.SignalPause, fmt.Errorf("%d leases are active already; unpause some first", maxLeases))
 		return
 	}
 	kept := p.st.Leases[:0]
@@ -70,7 +72,7 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 	p.st.Leases = append(kept, l)
 	p.st.Counters.Pauses++
 	p.st.ResumeFrom, p.st.CatchUp = nil, ""
-	if l.Mode == ModeAll {
+	if l.Mode == api.ModeAll {
 		reason := "pause " + l.ID + " (mode all)"
 		if l.By != "" {
 			reason += " by " + l.By
@@ -87,18 +89,18 @@ func (p *planner) receiveUnpause(ctx workflow.Context, c workflow.ReceiveChannel
 }
 
 func (p *planner) onUnpause(ctx workflow.Context, raw converter.RawValue) {
-	var s UnpauseSignal
+	var s api.UnpauseSignal
 	if err := decodeSignal(raw, &s); err != nil {
-		p.reject(ctx, SignalUnpause, err)
+		p.reject(ctx, api.SignalUnpause, err)
 		return
 	}
-	if err := s.validate(); err != nil {
-		p.reject(ctx, SignalUnpause, err)
+	if err := validateUnpause(s); err != nil {
+		p.reject(ctx, api.SignalUnpause, err)
 		return
 	}
 	now := workflow.Now(ctx).UTC()
 	if s.ID != "" && !p.hasLease(s.ID) {
-		p.reject(ctx, SignalUnpause, fmt.Errorf("id %q: no such active lease", clip(s.ID, 80)))
+		p.reject(ctx, api.SignalUnpause, fmt.Errorf("id %q: no such active lease", clip(s.ID, 80)))
 		return
 	}
 	p.st.Counters.Unpauses++
@@ -173,7 +175,7 @@ func (p *planner) skipForUntilNextRun(now time.Time) {
 	}
 	p.st.Counters.Skipped++
 	p.st.Counters.SkippedPaused++
-	p.record(LedgerEntry{Nominal: p.st.NextRun, Outcome: LedgerSkippedPaused, At: now, Detail: "until_next_run"})
+	p.record(api.LedgerEntry{Nominal: p.st.NextRun, Outcome: api.LedgerSkippedPaused, At: now, Detail: "until_next_run"})
 	p.st.Prev = p.st.NextRun
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
 	if !p.paused() {
@@ -181,9 +183,9 @@ func (p *planner) skipForUntilNextRun(now time.Time) {
 	}
 }
 
-func (p *planner) endLease(l Lease, at time.Time, how, actor string) {
-	p.st.PauseHistory = append(p.st.PauseHistory, PauseRecord{Lease: l, Ended: at.UTC(), EndedBy: how, Actor: actor})
+func (p *planner) endLease(l api.Lease, at time.Time, how, actor string) {
+	p.st.PauseHistory = append(p.st.PauseHistory, api.PauseRecord{Lease: l, Ended: at.UTC(), EndedBy: how, Actor: actor})
 	if n := len(p.st.PauseHistory); n > maxPauseHistory {
-		p.st.PauseHistory = append([]PauseRecord(nil), p.st.PauseHistory[n-maxPauseHistory:]...)
+		p.st.PauseHistory = append([]api.PauseRecord(nil), p.st.PauseHistory[n-maxPauseHistory:]...)
 	}
 }

@@ -4,15 +4,17 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 func TestOverlappingLeasesLatestExpiryWins(t *testing.T) {
 	h := newHarness(t)
-	var both, afterUnpauseA, afterB Status
-	h.at(10*time.Minute, func() { h.signal(SignalPause, PauseSignal{ID: "a", For: "3h", By: "alice"}) })
-	h.at(20*time.Minute, func() { h.signal(SignalPause, PauseSignal{ID: "b", For: "1h", By: "bob"}) }) // until 01:50
+	var both, afterUnpauseA, afterB api.Status
+	h.at(10*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{ID: "a", For: "3h", By: "alice"}) })
+	h.at(20*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{ID: "b", For: "1h", By: "bob"}) }) // until 01:50
 	h.at(25*time.Minute, func() { both = h.status() })
-	h.at(40*time.Minute, func() { h.signal(SignalUnpause, UnpauseSignal{ID: "a", By: "carol"}) })
+	h.at(40*time.Minute, func() { h.signal(api.SignalUnpause, api.UnpauseSignal{ID: "a", By: "carol"}) })
 	h.at(41*time.Minute, func() { afterUnpauseA = h.status() })
 	h.at(81*time.Minute, func() { afterB = h.status() })
 	h.run(backupPlan(time.Hour), 2*time.Hour+time.Minute)
@@ -27,7 +29,7 @@ func TestOverlappingLeasesLatestExpiryWins(t *testing.T) {
 		!afterUnpauseA.Pause.Until.Equal(time.Date(2026, 1, 1, 1, 50, 0, 0, time.UTC)) {
 		t.Fatalf("after unpausing a: %+v", afterUnpauseA.Pause)
 	}
-	if afterB.Pause.Paused || afterB.State != StateIdle {
+	if afterB.Pause.Paused || afterB.State != api.StateIdle {
 		t.Fatalf("after b expired: %+v", afterB.Pause)
 	}
 	hist := afterB.PauseHistory
@@ -41,9 +43,11 @@ func TestOverlappingLeasesLatestExpiryWins(t *testing.T) {
 
 func TestPauseWithSameIDReplacesLease(t *testing.T) {
 	h := newHarness(t)
-	var st Status
-	h.at(5*time.Minute, func() { h.signal(SignalPause, PauseSignal{ID: "maint", For: "3h", Reason: "first"}) })
-	h.at(6*time.Minute, func() { h.signal(SignalPause, PauseSignal{ID: "maint", For: "10m", Reason: "shorter", By: "dave"}) })
+	var st api.Status
+	h.at(5*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{ID: "maint", For: "3h", Reason: "first"}) })
+	h.at(6*time.Minute, func() {
+		h.signal(api.SignalPause, api.PauseSignal{ID: "maint", For: "10m", Reason: "shorter", By: "dave"})
+	})
 	h.at(7*time.Minute, func() { st = h.status() })
 	h.run(backupPlan(time.Hour), 8*time.Minute)
 	if len(st.Pause.Leases) != 1 || st.Pause.Leases[0].Reason != "shorter" ||
@@ -54,26 +58,26 @@ func TestPauseWithSameIDReplacesLease(t *testing.T) {
 
 func TestPauseModeAllCancelsRunInFlight(t *testing.T) {
 	h := newHarnessWithRunTime(t, time.Hour) // runs take an hour
-	var st Status
-	var l []LedgerEntry
-	h.at(40*time.Minute, func() { h.signal(SignalPause, PauseSignal{Mode: ModeAll, By: "erin", For: "2h"}) }) // 01:10
+	var st api.Status
+	var l []api.LedgerEntry
+	h.at(40*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{Mode: api.ModeAll, By: "erin", For: "2h"}) }) // 01:10
 	h.at(45*time.Minute, func() { st, l = h.status(), h.ledger() })
 	h.run(backupPlan(time.Hour), 50*time.Minute)
-	if st.LastRun == nil || st.LastRun.Outcome != OutcomeCancelled || st.Counters.Cancelled != 1 || st.State != StatePaused {
+	if st.LastRun == nil || st.LastRun.Outcome != api.OutcomeCancelled || st.Counters.Cancelled != 1 || st.State != api.StatePaused {
 		t.Fatalf("after pause mode all: state %s last run %+v", st.State, st.LastRun)
 	}
 	if len(h.fb.calls) != 0 {
 		t.Fatalf("the cancelled run reached its backup: %+v", h.fb.calls)
 	}
-	if len(l) != 1 || l[0].Outcome != LedgerCancelled || !strings.Contains(l[0].Detail, "mode all") || !strings.Contains(l[0].Detail, "erin") {
+	if len(l) != 1 || l[0].Outcome != api.LedgerCancelled || !strings.Contains(l[0].Detail, "mode all") || !strings.Contains(l[0].Detail, "erin") {
 		t.Fatalf("ledger: %+v", l)
 	}
 }
 
 func TestPauseUntilNextRunSkipsOneRun(t *testing.T) {
 	h := newHarness(t)
-	var l []LedgerEntry
-	h.at(10*time.Minute, func() { h.signal(SignalPause, PauseSignal{UntilNextRun: true}) })
+	var l []api.LedgerEntry
+	h.at(10*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{UntilNextRun: true}) })
 	h.at(2*time.Hour, func() { l = h.ledger() })
 	h.run(backupPlan(time.Hour), 2*time.Hour+time.Minute)
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T02:00:00Z")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/schedule"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Bounds on what PlanWorkflow keeps and does per execution.
@@ -69,9 +70,9 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		return err
 	}
 	p.failuresV1 = workflow.GetVersion(ctx, "failures", workflow.DefaultVersion, 1) >= 1
-	pauseCh := workflow.GetSignalChannel(ctx, SignalPause)
-	unpauseCh := workflow.GetSignalChannel(ctx, SignalUnpause)
-	triggerCh := workflow.GetSignalChannel(ctx, SignalTrigger)
+	pauseCh := workflow.GetSignalChannel(ctx, api.SignalPause)
+	unpauseCh := workflow.GetSignalChannel(ctx, api.SignalUnpause)
+	triggerCh := workflow.GetSignalChannel(ctx, api.SignalTrigger)
 
 	var timer workflow.Future
 	var timerAt time.Time
@@ -91,7 +92,7 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
 			if !p.busy() && p.evictFuture == nil {
-				return workflow.NewContinueAsNewError(ctx, PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
+				return workflow.NewContinueAsNewError(ctx, api.PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
 
@@ -169,34 +170,34 @@ func newPlanner(ctx workflow.Context, in PlanInput) (*planner, error) {
 	// A run carried across continue-as-new cannot be: CAN happens only with
 	// no run in flight. Treat a stray record as lost rather than wedge.
 	if p.st.Running != nil {
-		p.endRun(workflow.Now(ctx), OutcomeFailed, "run lost across continue-as-new", nil)
+		p.endRun(workflow.Now(ctx), api.OutcomeFailed, "run lost across continue-as-new", nil)
 	}
 	return p, nil
 }
 
 func (p *planner) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (Status, error) {
+	if err := workflow.SetQueryHandler(ctx, api.QueryStatus, func() (api.Status, error) {
 		return p.status(), nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryLedger, func(n int) ([]LedgerEntry, error) {
+	if err := workflow.SetQueryHandler(ctx, api.QueryLedger, func(n int) ([]api.LedgerEntry, error) {
 		return p.ledger(n), nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QueryPreview, func(n int) ([]FireTime, error) {
+	if err := workflow.SetQueryHandler(ctx, api.QueryPreview, func(n int) ([]api.FireTime, error) {
 		return p.preview(n), nil
 	}); err != nil {
 		return err
 	}
-	if err := workflow.SetQueryHandler(ctx, QuerySpec, func() (plan.Plan, error) {
+	if err := workflow.SetQueryHandler(ctx, api.QuerySpec, func() (plan.Plan, error) {
 		return p.spec, nil
 	}); err != nil {
 		return err
 	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, UpdateApply,
-		func(ctx workflow.Context, spec plan.Plan) (Status, error) {
+	return workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateApply,
+		func(ctx workflow.Context, spec plan.Plan) (api.Status, error) {
 			p.apply(ctx, spec)
 			return p.status(), nil
 		},
@@ -320,17 +321,17 @@ func (p *planner) receiveTrigger(ctx workflow.Context, c workflow.ReceiveChannel
 }
 
 func (p *planner) onTrigger(ctx workflow.Context, raw converter.RawValue) {
-	var s TriggerSignal
+	var s api.TriggerSignal
 	if err := decodeSignal(raw, &s); err != nil {
-		p.reject(ctx, SignalTrigger, err)
+		p.reject(ctx, api.SignalTrigger, err)
 		return
 	}
-	if err := s.validate(); err != nil {
-		p.reject(ctx, SignalTrigger, err)
+	if err := validateTrigger(s); err != nil {
+		p.reject(ctx, api.SignalTrigger, err)
 		return
 	}
 	if p.paused() && !s.Force {
-		p.reject(ctx, SignalTrigger, errors.New("the plan is paused; trigger with force to run anyway"))
+		p.reject(ctx, api.SignalTrigger, errors.New("the plan is paused; trigger with force to run anyway"))
 		return
 	}
 	if p.paused() && !p.busy() {

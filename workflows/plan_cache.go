@@ -7,6 +7,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // evictRetryAfter is how long a preheat plan waits to evict again after an
@@ -16,9 +17,9 @@ const evictRetryAfter = time.Hour
 // preheated takes a preheat run's cache expiry for the eviction timer. A
 // failed run's report (the error's details) counts too: the hosts that
 // succeeded have entries that will expire.
-func (p *planner) preheated(res PreheatRunResult, err error) {
+func (p *planner) preheated(res api.PreheatRunResult, err error) {
 	if err != nil {
-		var detailed PreheatRunResult
+		var detailed api.PreheatRunResult
 		if runDetails(err, &detailed) {
 			res = detailed
 		}
@@ -51,7 +52,7 @@ func (p *planner) handleCacheExpiry(ctx workflow.Context, now time.Time) {
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_TERMINATE,
 		StaticSummary:         "evict expired cache entries of " + p.spec.ID,
 	})
-	p.evictFuture = workflow.ExecuteChildWorkflow(cctx, CacheEvictWorkflowName, CacheEvictRequest{
+	p.evictFuture = workflow.ExecuteChildWorkflow(cctx, api.CacheEvictWorkflowName, CacheEvictRequest{
 		PlanID: p.spec.ID, Host: p.spec.Host, Preheat: *p.spec.Preheat,
 	})
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 var t0 = time.Date(2026, 1, 1, 0, 30, 0, 0, time.UTC)
@@ -100,9 +101,9 @@ func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: PlanWorkflowName})
+	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
 	if d == 0 {
-		env.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
+		env.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
 	} else {
 		slow := func(ctx workflow.Context, req BackupRunRequest) (BackupRunResult, error) {
 			if err := workflow.Sleep(ctx, d); err != nil {
@@ -110,7 +111,7 @@ func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
 			}
 			return BackupRunWorkflow(ctx, req)
 		}
-		env.RegisterWorkflowWithOptions(slow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
+		env.RegisterWorkflowWithOptions(slow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
 	}
 	fb := &fakeBackups{env: env}
 	env.RegisterActivityWithOptions(fb.Backup, activity.RegisterOptions{Name: activities.Backup})
@@ -126,13 +127,13 @@ func (h *harness) signal(name string, payload any) {
 	h.env.SignalWorkflow(name, payload)
 }
 
-func (h *harness) status() Status {
+func (h *harness) status() api.Status {
 	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryStatus)
+	v, err := h.env.QueryWorkflow(api.QueryStatus)
 	if err != nil {
 		h.t.Fatalf("query status: %v", err)
 	}
-	var s Status
+	var s api.Status
 	if err := v.Get(&s); err != nil {
 		h.t.Fatalf("decode status: %v", err)
 	}
@@ -143,7 +144,7 @@ func (h *harness) status() Status {
 func (h *harness) run(p plan.Plan, stop time.Duration) {
 	h.t.Helper()
 	h.at(stop, func() { h.env.CancelWorkflow() })
-	h.env.ExecuteWorkflow(PlanWorkflowName, PlanInput{Spec: p})
+	h.env.ExecuteWorkflow(api.PlanWorkflowName, PlanInput{Spec: p})
 	if !h.env.IsWorkflowCompleted() {
 		h.t.Fatal("workflow did not complete")
 	}
@@ -165,7 +166,7 @@ func wantRuns(t *testing.T, got []string, nominals ...string) {
 
 func TestEveryFiresAtExpectedTimes(t *testing.T) {
 	h := newHarness(t)
-	var mid Status
+	var mid api.Status
 	h.at(90*time.Minute, func() { mid = h.status() })
 	h.run(backupPlan(time.Hour), 3*time.Hour+time.Minute)
 
@@ -175,13 +176,13 @@ func TestEveryFiresAtExpectedTimes(t *testing.T) {
 			t.Errorf("run %s started late, at %s", c.runID, c.at)
 		}
 	}
-	if mid.State != StateIdle || mid.Counters.Runs != 1 || mid.Counters.Succeeded != 1 {
+	if mid.State != api.StateIdle || mid.Counters.Runs != 1 || mid.Counters.Succeeded != 1 {
 		t.Errorf("status at 02:00: state %s, counters %+v", mid.State, mid.Counters)
 	}
 	if mid.NextRun == nil || !mid.NextRun.Equal(time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)) {
 		t.Errorf("next_run = %v, want 02:00", mid.NextRun)
 	}
-	if mid.LastRun == nil || mid.LastRun.Outcome != OutcomeSucceeded || mid.LastRun.SnapshotID == "" {
+	if mid.LastRun == nil || mid.LastRun.Outcome != api.OutcomeSucceeded || mid.LastRun.SnapshotID == "" {
 		t.Errorf("last_run = %+v", mid.LastRun)
 	}
 	if mid.LastSuccess == nil {
@@ -199,9 +200,9 @@ func mustTime(s string) time.Time {
 
 func TestPauseSuppressesRunsAndExpiresByItself(t *testing.T) {
 	h := newHarness(t)
-	var during, after Status
+	var during, after api.Status
 	h.at(15*time.Minute, func() {
-		h.signal(SignalPause, PauseSignal{For: "2h", Reason: "maintenance", By: "alice"})
+		h.signal(api.SignalPause, api.PauseSignal{For: "2h", Reason: "maintenance", By: "alice"})
 	})
 	h.at(2*time.Hour, func() { during = h.status() })
 	h.at(2*time.Hour+20*time.Minute, func() { after = h.status() })
@@ -210,16 +211,16 @@ func TestPauseSuppressesRunsAndExpiresByItself(t *testing.T) {
 	// Paused 00:45 to 02:45: the 01:00 and 02:00 runs are skipped.
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T03:00:00Z", "2026-01-01T04:00:00Z")
 	until := time.Date(2026, 1, 1, 2, 45, 0, 0, time.UTC)
-	if during.State != StatePaused || !during.Pause.Paused || during.Pause.Until == nil || !during.Pause.Until.Equal(until) {
+	if during.State != api.StatePaused || !during.Pause.Paused || during.Pause.Until == nil || !during.Pause.Until.Equal(until) {
 		t.Fatalf("status while paused: state %s pause %+v", during.State, during.Pause)
 	}
-	if l := during.Pause.Leases; len(l) != 1 || l[0].Reason != "maintenance" || l[0].By != "alice" || l[0].Mode != ModeNewRuns {
+	if l := during.Pause.Leases; len(l) != 1 || l[0].Reason != "maintenance" || l[0].By != "alice" || l[0].Mode != api.ModeNewRuns {
 		t.Fatalf("leases while paused: %+v", l)
 	}
 	if !strings.Contains(during.Details, "paused until 2026-01-01 02:45:00 UTC by alice: maintenance") {
 		t.Errorf("details = %q", during.Details)
 	}
-	if after.State != StateIdle || after.Pause.Paused || after.Counters.Skipped != 2 {
+	if after.State != api.StateIdle || after.Pause.Paused || after.Counters.Skipped != 2 {
 		t.Fatalf("status after expiry: state %s paused %v counters %+v", after.State, after.Pause.Paused, after.Counters)
 	}
 	if len(after.PauseHistory) != 1 || after.PauseHistory[0].EndedBy != endExpired || !after.PauseHistory[0].Ended.Equal(until) {
@@ -229,17 +230,17 @@ func TestPauseSuppressesRunsAndExpiresByItself(t *testing.T) {
 
 func TestEarlyUnpauseResumesAtOnce(t *testing.T) {
 	h := newHarness(t)
-	var after Status
-	h.at(15*time.Minute, func() { h.signal(SignalPause, PauseSignal{For: "2h"}) })
+	var after api.Status
+	h.at(15*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{For: "2h"}) })
 	h.at(70*time.Minute, func() {
-		h.signal(SignalUnpause, UnpauseSignal{By: "bob"})
+		h.signal(api.SignalUnpause, api.UnpauseSignal{By: "bob"})
 	})
 	h.at(71*time.Minute, func() { after = h.status() })
 	h.run(backupPlan(time.Hour), 2*time.Hour+time.Minute)
 
 	// 01:00 fell in the pause (skipped); 02:00 runs.
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T02:00:00Z")
-	if after.State != StateIdle || after.NextRun == nil || !after.NextRun.Equal(time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)) {
+	if after.State != api.StateIdle || after.NextRun == nil || !after.NextRun.Equal(time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)) {
 		t.Fatalf("after unpause: state %s next %v", after.State, after.NextRun)
 	}
 	if h := after.PauseHistory; len(h) != 1 || h[0].EndedBy != endUnpaused || h[0].Actor != "bob" {
@@ -249,9 +250,9 @@ func TestEarlyUnpauseResumesAtOnce(t *testing.T) {
 
 func TestUnpauseWithLatestCatchUpRunsMissedSlotNow(t *testing.T) {
 	h := newHarness(t)
-	h.at(15*time.Minute, func() { h.signal(SignalPause, nil) }) // indefinite
+	h.at(15*time.Minute, func() { h.signal(api.SignalPause, nil) }) // indefinite
 	h.at(3*time.Hour+10*time.Minute, func() {
-		h.signal(SignalUnpause, UnpauseSignal{CatchUp: "latest"})
+		h.signal(api.SignalUnpause, api.UnpauseSignal{CatchUp: "latest"})
 	})
 	h.run(backupPlan(time.Hour), 3*time.Hour+20*time.Minute)
 
@@ -264,7 +265,7 @@ func TestUnpauseWithLatestCatchUpRunsMissedSlotNow(t *testing.T) {
 
 func TestTriggerRunsNow(t *testing.T) {
 	h := newHarness(t)
-	h.at(10*time.Minute, func() { h.signal(SignalTrigger, TriggerSignal{Reason: "before upgrade", By: "carol"}) })
+	h.at(10*time.Minute, func() { h.signal(api.SignalTrigger, api.TriggerSignal{Reason: "before upgrade", By: "carol"}) })
 	h.run(backupPlan(time.Hour), 25*time.Minute)
 
 	ids := h.fb.runIDs()
@@ -275,11 +276,11 @@ func TestTriggerRunsNow(t *testing.T) {
 
 func TestTriggerRespectsPauseUnlessForced(t *testing.T) {
 	h := newHarness(t)
-	var st Status
-	h.at(5*time.Minute, func() { h.signal(SignalPause, nil) })
-	h.at(10*time.Minute, func() { h.signal(SignalTrigger, nil) })
+	var st api.Status
+	h.at(5*time.Minute, func() { h.signal(api.SignalPause, nil) })
+	h.at(10*time.Minute, func() { h.signal(api.SignalTrigger, nil) })
 	h.at(12*time.Minute, func() { st = h.status() })
-	h.at(20*time.Minute, func() { h.signal(SignalTrigger, TriggerSignal{Force: true}) })
+	h.at(20*time.Minute, func() { h.signal(api.SignalTrigger, api.TriggerSignal{Force: true}) })
 	h.run(backupPlan(time.Hour), 25*time.Minute)
 
 	if n := len(h.fb.calls); n != 1 || !h.fb.calls[0].at.Equal(t0.Add(20*time.Minute)) {
@@ -314,12 +315,12 @@ func TestMalformedSignalsAreCountedAndIgnored(t *testing.T) {
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t)
-			var st Status
-			h.at(10*time.Minute, func() { h.signal(SignalPause, jsonPayload(tc.payload)) })
+			var st api.Status
+			h.at(10*time.Minute, func() { h.signal(api.SignalPause, jsonPayload(tc.payload)) })
 			h.at(11*time.Minute, func() { st = h.status() })
 			h.run(backupPlan(time.Hour), 61*time.Minute)
 
-			if st.Counters.RejectedSignals != 1 || st.Pause.Paused || st.State != StateIdle {
+			if st.Counters.RejectedSignals != 1 || st.Pause.Paused || st.State != api.StateIdle {
 				t.Fatalf("after bad pause: state %s paused %v counters %+v", st.State, st.Pause.Paused, st.Counters)
 			}
 			if st.LastRejection == nil || !strings.Contains(*st.LastRejection, tc.want) {
@@ -333,9 +334,9 @@ func TestMalformedSignalsAreCountedAndIgnored(t *testing.T) {
 
 func TestUnpauseUnknownLeaseIsRejected(t *testing.T) {
 	h := newHarness(t)
-	var st Status
-	h.at(5*time.Minute, func() { h.signal(SignalPause, PauseSignal{ID: "maint", For: "1h"}) })
-	h.at(10*time.Minute, func() { h.signal(SignalUnpause, UnpauseSignal{ID: "nope"}) })
+	var st api.Status
+	h.at(5*time.Minute, func() { h.signal(api.SignalPause, api.PauseSignal{ID: "maint", For: "1h"}) })
+	h.at(10*time.Minute, func() { h.signal(api.SignalUnpause, api.UnpauseSignal{ID: "nope"}) })
 	h.at(11*time.Minute, func() { st = h.status() })
 	h.run(backupPlan(time.Hour), 20*time.Minute)
 	if !st.Pause.Paused || st.Counters.RejectedSignals != 1 || !strings.Contains(*st.LastRejection, `"nope": no such active lease`) {
@@ -346,7 +347,7 @@ func TestUnpauseUnknownLeaseIsRejected(t *testing.T) {
 func TestFailedRunIsRecorded(t *testing.T) {
 	h := newHarness(t)
 	h.fb.fail = errors.New("disk on fire")
-	var st Status
+	var st api.Status
 	h.at(time.Hour, func() { st = h.status() })
 	p := backupPlan(time.Hour)
 	p.Retry.Activity.MaxAttempts = 2
@@ -357,7 +358,7 @@ func TestFailedRunIsRecorded(t *testing.T) {
 	if len(h.fb.calls) != 2 {
 		t.Fatalf("activity attempts = %d, want 2 (max_attempts)", len(h.fb.calls))
 	}
-	if st.Counters.Failed != 1 || st.LastRun == nil || st.LastRun.Outcome != OutcomeFailed ||
+	if st.Counters.Failed != 1 || st.LastRun == nil || st.LastRun.Outcome != api.OutcomeFailed ||
 		st.LastRun.Error == nil || !strings.Contains(*st.LastRun.Error, "disk on fire") || st.LastSuccess != nil {
 		t.Fatalf("status after failure: %+v last run %+v", st.Counters, st.LastRun)
 	}
@@ -369,13 +370,13 @@ func TestApplyUpdateChangesSchedule(t *testing.T) {
 	h.at(5*time.Minute, func() {
 		bad := backupPlan(time.Hour)
 		bad.Schedule.Every = plan.Duration(-time.Second)
-		h.env.UpdateWorkflow(UpdateApply, "bad", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(api.UpdateApply, "bad", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { rejected = err },
 			OnAccept: func() {}, OnComplete: func(any, error) {},
 		}, bad)
 	})
 	h.at(10*time.Minute, func() {
-		h.env.UpdateWorkflow(UpdateApply, "good", &testsuite.TestUpdateCallback{
+		h.env.UpdateWorkflow(api.UpdateApply, "good", &testsuite.TestUpdateCallback{
 			OnReject: func(err error) { t.Errorf("apply rejected: %v", err) },
 			OnAccept: func() {}, OnComplete: func(any, error) {},
 		}, backupPlan(15*time.Minute))
@@ -390,15 +391,17 @@ func TestApplyUpdateChangesSchedule(t *testing.T) {
 
 func TestContinueAsNewCarriesState(t *testing.T) {
 	h := newHarness(t)
-	h.at(30*time.Second, func() { h.signal(SignalPause, PauseSignal{ID: "keep", Until: "2030-01-01T00:00:00Z", Reason: "r"}) })
-	h.at(40*time.Second, func() { h.signal(SignalUnpause, UnpauseSignal{ID: "keep"}) })
-	h.at(50*time.Second, func() { h.signal(SignalPause, PauseSignal{ID: "x", For: "1s"}) })
-	h.at(time.Minute, func() { h.signal(SignalPause, jsonPayload("{")) })
-	h.at(time.Minute+10*time.Second, func() {
-		h.signal(SignalPause, PauseSignal{ID: "long", Until: "2030-01-01T00:00:00Z"})
+	h.at(30*time.Second, func() {
+		h.signal(api.SignalPause, api.PauseSignal{ID: "keep", Until: "2030-01-01T00:00:00Z", Reason: "r"})
 	})
-	h.at(time.Minute+11*time.Second, func() { h.signal(SignalUnpause, nil) })
-	h.env.ExecuteWorkflow(PlanWorkflowName, PlanInput{Spec: backupPlan(time.Minute)})
+	h.at(40*time.Second, func() { h.signal(api.SignalUnpause, api.UnpauseSignal{ID: "keep"}) })
+	h.at(50*time.Second, func() { h.signal(api.SignalPause, api.PauseSignal{ID: "x", For: "1s"}) })
+	h.at(time.Minute, func() { h.signal(api.SignalPause, jsonPayload("{")) })
+	h.at(time.Minute+10*time.Second, func() {
+		h.signal(api.SignalPause, api.PauseSignal{ID: "long", Until: "2030-01-01T00:00:00Z"})
+	})
+	h.at(time.Minute+11*time.Second, func() { h.signal(api.SignalUnpause, nil) })
+	h.env.ExecuteWorkflow(api.PlanWorkflowName, PlanInput{Spec: backupPlan(time.Minute)})
 
 	var can *workflow.ContinueAsNewError
 	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
@@ -422,10 +425,10 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	// The next execution picks up where this one stopped.
 	h2 := newHarness(t)
 	h2.env.SetStartTime(st.Prev.Add(time.Second))
-	var s2 Status
+	var s2 api.Status
 	h2.at(2*time.Minute, func() { s2 = h2.status() })
 	h2.at(2*time.Minute+time.Second, func() { h2.env.CancelWorkflow() })
-	h2.env.ExecuteWorkflow(PlanWorkflowName, in)
+	h2.env.ExecuteWorkflow(api.PlanWorkflowName, in)
 	if s2.Counters.Runs != runsPerExecution+2 || s2.Counters.RejectedSignals != 1 || len(s2.PauseHistory) != 3 {
 		t.Fatalf("after continue-as-new: counters %+v history %d", s2.Counters, len(s2.PauseHistory))
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Timeouts of the preheat activities.
@@ -30,31 +31,6 @@ const (
 	// maxHostErrors bounds the errors reported per host.
 	maxHostErrors = 20
 )
-
-// PreheatRunRequest starts a PreheatRunWorkflow: for a plan's run, or a
-// one-off preheat (PlanID empty).
-type PreheatRunRequest struct {
-	PlanID  string    `json:"plan_id,omitempty"`
-	Nominal time.Time `json:"nominal,omitzero"`
-	// Host is the plan's host, used when Preheat names no hosts.
-	Host    string             `json:"host,omitempty"`
-	Preheat plan.Preheat       `json:"preheat"`
-	Retry   plan.ActivityRetry `json:"retry"`
-}
-
-// PreheatRunResult is the report of a preheat run: one entry per host.
-type PreheatRunResult struct {
-	Hosts       []activities.PreheatFetchResult `json:"hosts"`
-	Offline     []string                        `json:"offline,omitempty"`
-	ImageDigest string                          `json:"image_digest,omitempty"`
-	Platforms   []string                        `json:"platforms,omitempty"`
-	Items       int                             `json:"items"`
-	Bytes       int64                           `json:"bytes"`
-	Downloaded  int64                           `json:"downloaded"`
-	// NextExpiry is the earliest cache expiry over the hosts, for the
-	// plan's eviction timer.
-	NextExpiry *time.Time `json:"next_expiry,omitempty"`
-}
 
 // CacheEvictRequest starts a CacheEvictWorkflow for a preheat plan.
 type CacheEvictRequest struct {
@@ -74,16 +50,16 @@ type CacheEvictResult struct {
 // each host's own queue, all hosts at once, each with the preheat's
 // concurrency, and report per host. It fails, with the report as the
 // error's details, when any host failed.
-func PreheatRunWorkflow(ctx workflow.Context, req PreheatRunRequest) (PreheatRunResult, error) {
+func PreheatRunWorkflow(ctx workflow.Context, req api.PreheatRunRequest) (api.PreheatRunResult, error) {
 	req.Preheat.SetDefaults()
 	if err := req.Preheat.Validate(); err != nil {
-		return PreheatRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrBadConfig, nil)
+		return api.PreheatRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrBadConfig, nil)
 	}
 	resolved, err := resolvePreheat(ctx, req.Host, req.Preheat, req.Retry)
 	if err != nil {
-		return PreheatRunResult{}, err
+		return api.PreheatRunResult{}, err
 	}
-	res := PreheatRunResult{Offline: resolved.Offline, ImageDigest: resolved.ImageDigest, Platforms: resolved.Platforms}
+	res := api.PreheatRunResult{Offline: resolved.Offline, ImageDigest: resolved.ImageDigest, Platforms: resolved.Platforms}
 	runID := workflow.GetInfo(ctx).WorkflowExecution.ID
 	futures := make([]workflow.Future, len(resolved.Hosts))
 	for i, h := range resolved.Hosts {

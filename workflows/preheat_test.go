@@ -18,6 +18,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // fakePreheat answers the preheat activities; each host's fetch is told
@@ -88,9 +89,9 @@ func newPreheatEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *fakePrehe
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
-	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: PlanWorkflowName})
-	env.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: PreheatRunWorkflowName})
-	env.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: CacheEvictWorkflowName})
+	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
+	env.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: api.PreheatRunWorkflowName})
+	env.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
 	f := &fakePreheat{env: env, fail: map[string]error{}}
 	env.RegisterActivityWithOptions(f.Resolve, activity.RegisterOptions{Name: activities.PreheatResolve})
 	env.RegisterActivityWithOptions(f.Fetch, activity.RegisterOptions{Name: activities.PreheatFetch})
@@ -106,8 +107,8 @@ func filesPreheat(hosts plan.Hosts) plan.Preheat {
 
 func TestPreheatRunFansOutToEachHost(t *testing.T) {
 	env, f := newPreheatEnv(t)
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{Names: []string{"a", "b"}})})
-	var res PreheatRunResult
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{Names: []string{"a", "b"}})})
+	var res api.PreheatRunResult
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
@@ -123,8 +124,8 @@ func TestPreheatRunFansOutToEachHost(t *testing.T) {
 func TestPreheatRunHostsAll(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	f.online, f.offline = []string{"a", "c"}, []string{"b"}
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{All: true})})
-	var res PreheatRunResult
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{All: true})})
+	var res api.PreheatRunResult
 	if err := env.GetWorkflowResult(&res); err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +138,7 @@ func TestPreheatRunHostsAll(t *testing.T) {
 func TestPreheatRunNoHostOnline(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	f.offline = []string{"b"}
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{All: true})})
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{All: true})})
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "no registered worker host is online (offline: b)") {
 		t.Fatalf("error %v; want no host online", err)
@@ -146,7 +147,7 @@ func TestPreheatRunNoHostOnline(t *testing.T) {
 
 func TestPreheatRunWithoutHostsUsesThePlanHost(t *testing.T) {
 	env, f := newPreheatEnv(t)
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Host: "nas", Preheat: filesPreheat(plan.Hosts{})})
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Host: "nas", Preheat: filesPreheat(plan.Hosts{})})
 	if err := env.GetWorkflowError(); err != nil || !slices.Equal(f.fetches, []string{"nas"}) {
 		t.Fatalf("fetches on %v (%v); want the plan's host nas", f.fetches, err)
 	}
@@ -155,12 +156,12 @@ func TestPreheatRunWithoutHostsUsesThePlanHost(t *testing.T) {
 func TestPreheatRunReportsFailedHost(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	f.fail["b"] = errors.New("fetch x: digest mismatch")
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{Names: []string{"a", "b"}})})
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{Names: []string{"a", "b"}})})
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 hosts failed: b: ") || !strings.Contains(err.Error(), "digest mismatch") {
 		t.Fatalf("error %v; want host b's failure named", err)
 	}
-	var res PreheatRunResult
+	var res api.PreheatRunResult
 	if !runDetails(err, &res) || len(res.Hosts) != 2 || res.Hosts[0].Failed != 0 || res.Hosts[1].Failed != 1 {
 		t.Fatalf("report in the error: %+v; want a succeeded and b failed", res)
 	}
@@ -168,7 +169,7 @@ func TestPreheatRunReportsFailedHost(t *testing.T) {
 
 func TestPreheatRunRejectsBadRequest(t *testing.T) {
 	env, f := newPreheatEnv(t)
-	env.ExecuteWorkflow(PreheatRunWorkflowName, PreheatRunRequest{Preheat: plan.Preheat{URLs: []plan.URL{{URL: "file:///etc/passwd"}}}})
+	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: plan.Preheat{URLs: []plan.URL{{URL: "file:///etc/passwd"}}}})
 	err := env.GetWorkflowError()
 	if err == nil || !strings.Contains(err.Error(), "file:// URLs are refused") || len(f.fetches) != 0 {
 		t.Fatalf("error %v, fetches %v; want the request refused before any fetch", err, f.fetches)
@@ -193,11 +194,11 @@ func TestPreheatPlanRunsAndEvictsOnItsTimer(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	f.expiry = 2 * time.Hour
 	h := &harness{t: t, env: env}
-	var st Status
-	h.at(time.Minute, func() { h.signal(SignalTrigger, TriggerSignal{}) })
+	var st api.Status
+	h.at(time.Minute, func() { h.signal(api.SignalTrigger, api.TriggerSignal{}) })
 	h.at(2*time.Minute, func() { st = h.status() })
 	h.run(preheatPlan(), 5*time.Hour)
-	if st.LastRun == nil || st.LastRun.Outcome != OutcomeSucceeded || st.LastRun.Files != 1 || st.LastRun.Downloaded != 10 {
+	if st.LastRun == nil || st.LastRun.Outcome != api.OutcomeSucceeded || st.LastRun.Files != 1 || st.LastRun.Downloaded != 10 {
 		t.Fatalf("last run %+v; want a succeeded preheat of 1 item, 10 bytes downloaded", st.LastRun)
 	}
 	// Trigger at 00:31 → entries expire at 02:31, evicted then; the

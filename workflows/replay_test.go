@@ -8,6 +8,8 @@ import (
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // TestReplayRecordedHistories replays every history recorded from a real
@@ -25,12 +27,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
 			r := worker.NewWorkflowReplayer()
-			r.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: PlanWorkflowName})
-			r.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: BackupRunWorkflowName})
-			r.RegisterWorkflowWithOptions(CheckPlanWorkflow, workflow.RegisterOptions{Name: CheckPlanWorkflowName})
-			r.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: PreheatRunWorkflowName})
-			r.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: CacheEvictWorkflowName})
-			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: HostsWorkflowName})
+			r.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
+			r.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
+			r.RegisterWorkflowWithOptions(CheckPlanWorkflow, workflow.RegisterOptions{Name: api.CheckPlanWorkflowName})
+			r.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: api.PreheatRunWorkflowName})
+			r.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
+			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // RunID returns the workflow ID of the run for a nominal fire time. The ID is
@@ -27,7 +28,7 @@ func triggerRunID(planID string, at time.Time) string {
 
 // startRun starts the child run workflow for nominal; t is the trigger
 // signal for a triggered run. startAt is when the run was allowed to start.
-func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *TriggerSignal) {
+func (p *planner) startRun(ctx workflow.Context, nominal, startAt time.Time, t *api.TriggerSignal) {
 	p.startAttempt(ctx, PendingRun{Nominal: nominal, StartAt: startAt, Trigger: t})
 }
 
@@ -44,7 +45,7 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 	id := RunID(p.spec.ID, nominal)
 	why := "schedule"
 	summary := fmt.Sprintf("%s %s, due %s", p.spec.Kind, p.spec.ID, nominal.UTC().Format(time.RFC3339))
-	entry := LedgerEntry{Nominal: nominal, Outcome: LedgerStarted, Started: &now, At: now}
+	entry := api.LedgerEntry{Nominal: nominal, Outcome: api.LedgerStarted, Started: &now, At: now}
 	if t != nil {
 		id, why = triggerRunID(p.spec.ID, now), "trigger"
 		summary = fmt.Sprintf("%s %s, triggered", p.spec.Kind, p.spec.ID)
@@ -85,13 +86,13 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
 		WaitForCancellation:   true,
 		StaticSummary:         clip(summary, 200),
-		TypedSearchAttributes: temporal.NewSearchAttributes(AttrPlan.ValueSet(p.spec.ID), AttrKind.ValueSet(string(p.spec.Kind))),
+		TypedSearchAttributes: temporal.NewSearchAttributes(api.AttrPlan.ValueSet(p.spec.ID), api.AttrKind.ValueSet(string(p.spec.Kind))),
 	})
 	p.runFuture = p.executeRun(cctx, nominal)
 	p.runCancel = cancel
 	p.cancelReason = ""
 	p.runsHere++
-	p.st.Running = &RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: OutcomeRunning, Trigger: why, Attempt: pr.Attempt}
+	p.st.Running = &api.RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: api.OutcomeRunning, Trigger: why, Attempt: pr.Attempt}
 	if pr.Attempt == 0 {
 		p.st.LastRunStart = nominal.UTC()
 		p.st.Counters.Runs++
@@ -101,7 +102,7 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 // executeRun starts the run workflow of the plan's kind.
 func (p *planner) executeRun(ctx workflow.Context, nominal time.Time) workflow.ChildWorkflowFuture {
 	if p.spec.Kind == plan.KindPreheat && p.spec.Preheat != nil {
-		return workflow.ExecuteChildWorkflow(ctx, PreheatRunWorkflowName, PreheatRunRequest{
+		return workflow.ExecuteChildWorkflow(ctx, api.PreheatRunWorkflowName, api.PreheatRunRequest{
 			PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Preheat: *p.spec.Preheat, Retry: p.spec.Retry.Activity,
 		})
 	}
@@ -109,7 +110,7 @@ func (p *planner) executeRun(ctx workflow.Context, nominal time.Time) workflow.C
 	if p.spec.Backup != nil {
 		req.Backup = *p.spec.Backup
 	}
-	return workflow.ExecuteChildWorkflow(ctx, BackupRunWorkflowName, req)
+	return workflow.ExecuteChildWorkflow(ctx, api.BackupRunWorkflowName, req)
 }
 
 // cancelRun cancels the run in flight, saying why in the ledger.
@@ -125,7 +126,7 @@ func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
 	var res BackupRunResult
 	var err error
 	if p.spec.Kind == plan.KindPreheat {
-		var pr PreheatRunResult
+		var pr api.PreheatRunResult
 		err = f.Get(ctx, &pr)
 		p.preheated(pr, err)
 		res = BackupRunResult{Files: int64(pr.Items), Bytes: pr.Bytes, Downloaded: pr.Downloaded}
@@ -136,15 +137,15 @@ func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
 	now := workflow.Now(ctx).UTC()
 	switch {
 	case err == nil:
-		p.endRun(now, OutcomeSucceeded, "", &res)
+		p.endRun(now, api.OutcomeSucceeded, "", &res)
 	case isCanceled(err):
 		reason := "cancelled"
 		if p.cancelReason != "" {
 			reason = "cancelled: " + p.cancelReason
 		}
-		p.endRun(now, OutcomeCancelled, reason, nil)
+		p.endRun(now, api.OutcomeCancelled, reason, nil)
 	default:
-		p.endRun(now, OutcomeFailed, runError(err), nil)
+		p.endRun(now, api.OutcomeFailed, runError(err), nil)
 	}
 	// The anchors may have moved.
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
@@ -164,7 +165,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 	}
 	detail := clip(errMsg, 200)
 	switch outcome {
-	case OutcomeSucceeded:
+	case api.OutcomeSucceeded:
 		p.st.Counters.Succeeded++
 		p.st.LastSuccess = &now
 		p.st.LastSuccessStart = r.Nominal
@@ -173,7 +174,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		if res != nil {
 			r.SnapshotID, r.Files, r.Bytes, r.Downloaded = res.SnapshotID, res.Files, res.Bytes, res.Downloaded
 		}
-	case OutcomeCancelled:
+	case api.OutcomeCancelled:
 		p.st.Counters.Cancelled++
 	default:
 		p.st.Counters.Failed++
@@ -183,7 +184,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 			p.failedFinally(now)
 		}
 	}
-	p.updateLedger(r.ID, func(e *LedgerEntry) {
+	p.updateLedger(r.ID, func(e *api.LedgerEntry) {
 		e.Outcome, e.At = outcome, now
 		if detail != "" {
 			e.Detail = detail

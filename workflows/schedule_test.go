@@ -11,15 +11,16 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
-func (h *harness) ledger() []LedgerEntry {
+func (h *harness) ledger() []api.LedgerEntry {
 	h.t.Helper()
-	v, err := h.env.QueryWorkflow(QueryLedger, 0)
+	v, err := h.env.QueryWorkflow(api.QueryLedger, 0)
 	if err != nil {
 		h.t.Fatalf("query ledger: %v", err)
 	}
-	var l []LedgerEntry
+	var l []api.LedgerEntry
 	if err := v.Get(&l); err != nil {
 		h.t.Fatal(err)
 	}
@@ -27,7 +28,7 @@ func (h *harness) ledger() []LedgerEntry {
 }
 
 // ledgerLines renders entries as "HH:MM outcome" lines, for comparison.
-func ledgerLines(l []LedgerEntry) string {
+func ledgerLines(l []api.LedgerEntry) string {
 	var b strings.Builder
 	for _, e := range l {
 		fmt.Fprintf(&b, "%s %s", e.Nominal.UTC().Format("15:04"), e.Outcome)
@@ -39,7 +40,7 @@ func ledgerLines(l []LedgerEntry) string {
 	return b.String()
 }
 
-func wantLedger(t *testing.T, got []LedgerEntry, want string) {
+func wantLedger(t *testing.T, got []api.LedgerEntry, want string) {
 	t.Helper()
 	if g := ledgerLines(got); strings.TrimSpace(g) != strings.TrimSpace(want) {
 		t.Fatalf("ledger:\n%s\nwant:\n%s", g, want)
@@ -86,11 +87,11 @@ func TestCatchUpAfterDowntime(t *testing.T) {
 			p := backupPlan(time.Hour)
 			tc.set(&p.Schedule)
 			p.SetDefaults()
-			var l []LedgerEntry
-			var st Status
+			var l []api.LedgerEntry
+			var st api.Status
 			h.at(20*time.Minute, func() { l, st = h.ledger(), h.status() })
 			h.at(21*time.Minute, func() { h.env.CancelWorkflow() })
-			h.env.ExecuteWorkflow(PlanWorkflowName, PlanInput{Spec: p, State: downState()})
+			h.env.ExecuteWorkflow(api.PlanWorkflowName, PlanInput{Spec: p, State: downState()})
 			wantRuns(t, h.fb.runIDs(), tc.runs...)
 			wantLedger(t, l, tc.ledger)
 			// The next fire time comes from the schedule, not from when the
@@ -116,11 +117,11 @@ func TestLastSuccessAnchorIgnoresFailures(t *testing.T) {
 			p.Schedule.Anchor = tc.anchor
 			p.Retry.Activity.MaxAttempts = 1
 			noRunRetries(&p)
-			var st Status
-			h.at(20*time.Minute, func() { h.signal(SignalTrigger, nil) })
+			var st api.Status
+			h.at(20*time.Minute, func() { h.signal(api.SignalTrigger, nil) })
 			h.at(25*time.Minute, func() { st = h.status() })
 			h.run(p, 26*time.Minute)
-			if st.LastRun == nil || st.LastRun.Outcome != OutcomeFailed {
+			if st.LastRun == nil || st.LastRun.Outcome != api.OutcomeFailed {
 				t.Fatalf("last run: %+v", st.LastRun)
 			}
 			if st.NextRun == nil || st.NextRun.UTC().Format(time.RFC3339) != tc.want {
@@ -134,15 +135,15 @@ func TestWindowsMakeRunsWait(t *testing.T) {
 	h := newHarness(t)
 	p := backupPlan(time.Hour)
 	p.Schedule.Windows = []string{"02:00-02:30"}
-	var waiting Status
+	var waiting api.Status
 	h.at(45*time.Minute, func() { waiting = h.status() })
-	var l []LedgerEntry
+	var l []api.LedgerEntry
 	h.at(3*time.Hour, func() { l = h.ledger() })
 	h.run(p, 3*time.Hour+time.Minute)
 
 	// 01:00 waits for the window; at 02:00 the newer fire time supersedes it.
 	wantRuns(t, h.fb.runIDs(), "2026-01-01T02:00:00Z")
-	if waiting.State != StateWaiting || len(waiting.Queued) != 1 || waiting.NextStart == nil ||
+	if waiting.State != api.StateWaiting || len(waiting.Queued) != 1 || waiting.NextStart == nil ||
 		!waiting.NextStart.Equal(time.Date(2026, 1, 1, 2, 0, 0, 0, time.UTC)) {
 		t.Fatalf("status at 01:15: state %s queued %v next start %v", waiting.State, waiting.Queued, waiting.NextStart)
 	}
@@ -153,13 +154,13 @@ func TestBlackoutDelaysRun(t *testing.T) {
 	h := newHarness(t)
 	p := backupPlan(time.Hour)
 	p.Schedule.Blackout = []string{"00:45-01:20"}
-	var l []LedgerEntry
+	var l []api.LedgerEntry
 	h.at(time.Hour, func() { l = h.ledger() })
 	h.run(p, time.Hour+time.Minute)
 	if len(h.fb.calls) != 1 || !h.fb.calls[0].at.Equal(time.Date(2026, 1, 1, 1, 20, 0, 0, time.UTC)) {
 		t.Fatalf("runs: %+v, want the 01:00 run at 01:20, after the blackout", h.fb.calls)
 	}
-	if len(l) != 1 || l[0].Outcome != LedgerSucceeded || !strings.Contains(l[0].Detail, "waited 20m0s") {
+	if len(l) != 1 || l[0].Outcome != api.LedgerSucceeded || !strings.Contains(l[0].Detail, "waited 20m0s") {
 		t.Fatalf("ledger: %+v", l)
 	}
 }
@@ -168,7 +169,7 @@ func TestJitterDelaysRunWithinBound(t *testing.T) {
 	h := newHarness(t)
 	p := backupPlan(time.Hour)
 	p.Schedule.Jitter = plan.Duration(10 * time.Minute)
-	var l []LedgerEntry
+	var l []api.LedgerEntry
 	h.at(3*time.Hour, func() { l = h.ledger() })
 	h.run(p, 3*time.Hour+time.Minute)
 	if len(h.fb.calls) != 3 {
@@ -200,7 +201,7 @@ func TestOverlapPolicies(t *testing.T) {
 			h := newHarnessWithRunTime(t, 150*time.Minute)
 			p := backupPlan(time.Hour)
 			p.Schedule.Overlap = tc.overlap
-			var l []LedgerEntry
+			var l []api.LedgerEntry
 			h.at(4*time.Hour, func() { l = h.ledger() })
 			h.run(p, 4*time.Hour+time.Minute)
 			wantLedger(t, l, tc.ledger)
@@ -215,8 +216,8 @@ func TestDeadlineRaisesFreshnessAlert(t *testing.T) {
 	p.Schedule.Deadline = plan.Duration(150 * time.Minute)
 	p.Retry.Activity.MaxAttempts = 1
 	noRunRetries(&p)
-	var before, after Status
-	var l []LedgerEntry
+	var before, after api.Status
+	var l []api.LedgerEntry
 	h.at(2*time.Hour+29*time.Minute, func() { before = h.status() })
 	h.at(2*time.Hour+31*time.Minute, func() { after, l = h.status(), h.ledger() })
 	h.run(p, 2*time.Hour+35*time.Minute)
@@ -231,9 +232,9 @@ func TestDeadlineRaisesFreshnessAlert(t *testing.T) {
 
 func TestPreviewQuery(t *testing.T) {
 	h := newHarness(t)
-	var fires []FireTime
+	var fires []api.FireTime
 	h.at(time.Minute, func() {
-		v, err := h.env.QueryWorkflow(QueryPreview, 3)
+		v, err := h.env.QueryWorkflow(api.QueryPreview, 3)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -260,8 +261,8 @@ func TestYearOfHourlyRunsAcrossContinueAsNew(t *testing.T) {
 	start := t0
 	end := t0.AddDate(1, 0, 0)
 	executions := 0
-	var st Status
-	var ledger []LedgerEntry
+	var st api.Status
+	var ledger []api.LedgerEntry
 	for start.Before(end) {
 		executions++
 		h := newHarnessWithRunTime(t, 10*time.Minute)
@@ -269,15 +270,15 @@ func TestYearOfHourlyRunsAcrossContinueAsNew(t *testing.T) {
 		// A 2h maintenance pause in every execution, and a pause that is
 		// active at continue-as-new time (it starts while the 500th run of
 		// the execution is in flight).
-		h.at(10*time.Hour, func() { h.signal(SignalPause, PauseSignal{For: "2h", Reason: "maintenance", By: "ops"}) })
+		h.at(10*time.Hour, func() { h.signal(api.SignalPause, api.PauseSignal{For: "2h", Reason: "maintenance", By: "ops"}) })
 		firstDue := time.Date(start.Year(), start.Month(), start.Day(), start.Hour()+1, 0, 0, 0, time.UTC)
 		h.at(firstDue.Add(501*time.Hour+5*time.Minute).Sub(start), func() {
-			h.signal(SignalPause, PauseSignal{ID: fmt.Sprintf("carry-%d", executions), For: "30m"})
+			h.signal(api.SignalPause, api.PauseSignal{ID: fmt.Sprintf("carry-%d", executions), For: "30m"})
 		})
 		stop := end.Sub(start)
 		h.at(stop-time.Minute, func() { st, ledger = h.status(), h.ledger() })
 		h.at(stop, func() { h.env.CancelWorkflow() })
-		h.env.ExecuteWorkflow(PlanWorkflowName, in)
+		h.env.ExecuteWorkflow(api.PlanWorkflowName, in)
 		var can *workflow.ContinueAsNewError
 		if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
 			break // cancelled at the end of the year

@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/steward-ops/steward/internal/schedule"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Limits on signal fields, so one signal cannot bloat the carried state.
@@ -51,8 +52,8 @@ func decodeSignal(raw converter.RawValue, v any) error {
 	}
 }
 
-func (s PauseSignal) validate(now time.Time) (Lease, error) {
-	l := Lease{ID: s.ID, Reason: s.Reason, By: s.By, Mode: s.Mode, Since: now, UntilNextRun: s.UntilNextRun}
+func validatePause(s api.PauseSignal, now time.Time) (api.Lease, error) {
+	l := api.Lease{ID: s.ID, Reason: s.Reason, By: s.By, Mode: s.Mode, Since: now, UntilNextRun: s.UntilNextRun}
 	set := 0
 	for _, b := range []bool{s.For != "", s.Until != "", s.UntilNextRun} {
 		if b {
@@ -60,53 +61,53 @@ func (s PauseSignal) validate(now time.Time) (Lease, error) {
 		}
 	}
 	if set > 1 {
-		return Lease{}, fmt.Errorf("for, until and until_next_run are exclusive: set at most one")
+		return api.Lease{}, fmt.Errorf("for, until and until_next_run are exclusive: set at most one")
 	}
 	switch {
 	case s.For != "":
 		d, err := time.ParseDuration(s.For)
 		if err != nil {
-			return Lease{}, fmt.Errorf("for %q: not a duration (like 30m or 2h)", s.For)
+			return api.Lease{}, fmt.Errorf("for %q: not a duration (like 30m or 2h)", s.For)
 		}
 		if d <= 0 {
-			return Lease{}, fmt.Errorf("for %q: must be positive", s.For)
+			return api.Lease{}, fmt.Errorf("for %q: must be positive", s.For)
 		}
 		if d > maxPauseFor {
-			return Lease{}, fmt.Errorf("for %q: longer than 10 years; pause without for/until for an indefinite pause", s.For)
+			return api.Lease{}, fmt.Errorf("for %q: longer than 10 years; pause without for/until for an indefinite pause", s.For)
 		}
 		u := now.Add(d).UTC()
 		l.Until = &u
 	case s.Until != "":
 		u, err := time.Parse(time.RFC3339, s.Until)
 		if err != nil {
-			return Lease{}, fmt.Errorf("until %q: not an RFC 3339 time (like 2026-11-24T14:00:00Z)", s.Until)
+			return api.Lease{}, fmt.Errorf("until %q: not an RFC 3339 time (like 2026-11-24T14:00:00Z)", s.Until)
 		}
 		if !u.After(now) {
-			return Lease{}, fmt.Errorf("until %q: is not in the future", s.Until)
+			return api.Lease{}, fmt.Errorf("until %q: is not in the future", s.Until)
 		}
 		u = u.UTC()
 		l.Until = &u
 	}
 	switch s.Mode {
 	case "":
-		l.Mode = ModeNewRuns
-	case ModeNewRuns, ModeAll:
+		l.Mode = api.ModeNewRuns
+	case api.ModeNewRuns, api.ModeAll:
 	default:
-		return Lease{}, fmt.Errorf("mode %q: want new-runs or all", s.Mode)
+		return api.Lease{}, fmt.Errorf("mode %q: want new-runs or all", s.Mode)
 	}
 	if s.ID != "" && !leaseIDPattern.MatchString(s.ID) {
-		return Lease{}, fmt.Errorf("id %q: use up to 64 letters, digits, '.', '_', ':' or '-'", clip(s.ID, 80))
+		return api.Lease{}, fmt.Errorf("id %q: use up to 64 letters, digits, '.', '_', ':' or '-'", clip(s.ID, 80))
 	}
 	if err := checkText("reason", s.Reason); err != nil {
-		return Lease{}, err
+		return api.Lease{}, err
 	}
 	if err := checkText("by", s.By); err != nil {
-		return Lease{}, err
+		return api.Lease{}, err
 	}
 	return l, nil
 }
 
-func (s UnpauseSignal) validate() error {
+func validateUnpause(s api.UnpauseSignal) error {
 	switch s.CatchUp {
 	case "", string(schedule.PolicySkip), string(schedule.PolicyLatest), string(schedule.PolicyAll):
 	default:
@@ -118,7 +119,7 @@ func (s UnpauseSignal) validate() error {
 	return checkText("by", s.By)
 }
 
-func (s TriggerSignal) validate() error {
+func validateTrigger(s api.TriggerSignal) error {
 	if err := checkText("reason", s.Reason); err != nil {
 		return err
 	}

@@ -7,42 +7,44 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
+
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // state is the plan's state as shown in status and StewardState.
 func (p *planner) state() string {
 	switch {
 	case p.paused():
-		return StatePaused
+		return api.StatePaused
 	case p.st.Running != nil:
-		return StateRunning
+		return api.StateRunning
 	case p.st.Checking != nil:
-		return StateRunning
+		return api.StateRunning
 	case p.st.Retry != nil:
-		return StateRetrying
+		return api.StateRetrying
 	case len(p.st.Queue) > 0 || p.st.Trigger != nil:
-		return StateWaiting
+		return api.StateWaiting
 	default:
-		return StateIdle
+		return api.StateIdle
 	}
 }
 
-func (p *planner) status() Status {
-	s := Status{
+func (p *planner) status() api.Status {
+	s := api.Status{
 		Plan:          p.spec.ID,
 		Kind:          string(p.spec.Kind),
 		State:         p.state(),
 		LastSuccess:   p.st.LastSuccess,
 		LastRun:       p.st.LastRun,
 		Counters:      p.st.Counters,
-		RecentRuns:    append([]RunRecord{}, p.st.RecentRuns...),
-		PauseHistory:  append([]PauseRecord{}, p.st.PauseHistory...),
+		RecentRuns:    append([]api.RunRecord{}, p.st.RecentRuns...),
+		PauseHistory:  append([]api.PauseRecord{}, p.st.PauseHistory...),
 		Details:       p.details(),
 		LastRejection: p.st.LastRejection,
-		Pause: PauseStatus{
+		Pause: api.PauseStatus{
 			Paused: p.paused(),
 			Until:  p.pausedUntil(),
-			Leases: append([]Lease{}, p.st.Leases...),
+			Leases: append([]api.Lease{}, p.st.Leases...),
 		},
 	}
 	if p.st.Running != nil {
@@ -80,27 +82,27 @@ func (p *planner) nextStart() (time.Time, bool) {
 }
 
 // ledger is the ledger query's result: the newest n entries (all for n <= 0).
-func (p *planner) ledger(n int) []LedgerEntry {
+func (p *planner) ledger(n int) []api.LedgerEntry {
 	l := p.st.Ledger
 	if n > 0 && len(l) > n {
 		l = l[len(l)-n:]
 	}
-	return append([]LedgerEntry{}, l...)
+	return append([]api.LedgerEntry{}, l...)
 }
 
 // defaultPreview is how many fire times the preview query returns by default.
 const defaultPreview = 10
 
 // preview is the preview query's result: the next n fire times.
-func (p *planner) preview(n int) []FireTime {
+func (p *planner) preview(n int) []api.FireTime {
 	if n <= 0 {
 		n = defaultPreview
 	}
 	n = min(n, 1000)
-	var out []FireTime
+	var out []api.FireTime
 	for _, q := range p.st.Queue {
 		if t, ok := p.sched.StartAt(p.spec.ID, q); ok && len(out) < n {
-			out = append(out, FireTime{Nominal: q, Start: t})
+			out = append(out, api.FireTime{Nominal: q, Start: t})
 		}
 	}
 	prev := p.st.Prev
@@ -108,7 +110,7 @@ func (p *planner) preview(n int) []FireTime {
 		prev = p.st.NextRun.Add(-time.Nanosecond)
 	}
 	for _, f := range p.sched.Preview(p.spec.ID, prev, p.anchors(), n-len(out)) {
-		out = append(out, FireTime{Nominal: f.Nominal, Start: f.Start})
+		out = append(out, api.FireTime{Nominal: f.Nominal, Start: f.Start})
 	}
 	return out
 }
@@ -189,13 +191,13 @@ func (p *planner) publish(ctx workflow.Context) {
 		return
 	}
 	err := workflow.UpsertTypedSearchAttributes(ctx,
-		AttrPlan.ValueSet(p.spec.ID),
-		AttrKind.ValueSet(string(p.spec.Kind)),
-		AttrState.ValueSet(cur.state),
-		timeAttr(AttrNextRun, cur.nextRun),
-		timeAttr(AttrPausedUntil, cur.pausedUntil),
-		timeAttr(AttrLastSuccess, cur.lastSuccess),
-		AttrOverdue.ValueSet(cur.overdue),
+		api.AttrPlan.ValueSet(p.spec.ID),
+		api.AttrKind.ValueSet(string(p.spec.Kind)),
+		api.AttrState.ValueSet(cur.state),
+		timeAttr(api.AttrNextRun, cur.nextRun),
+		timeAttr(api.AttrPausedUntil, cur.pausedUntil),
+		timeAttr(api.AttrLastSuccess, cur.lastSuccess),
+		api.AttrOverdue.ValueSet(cur.overdue),
 	)
 	if err != nil {
 		p.logger.Error("Upsert search attributes", "error", err)

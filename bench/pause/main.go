@@ -39,7 +39,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 
 	"github.com/steward-ops/steward/bench/internal/proc"
 )
@@ -187,7 +187,7 @@ func run(ctx context.Context, o options) error {
 	if err := startPeers(ctx, c, o.plans, "fleet"); err != nil {
 		return err
 	}
-	if err := waitCount(ctx, c, fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PlanWorkflowName), o.plans+1); err != nil {
+	if err := waitCount(ctx, c, fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", api.PlanWorkflowName), o.plans+1); err != nil {
 		return err
 	}
 	if err := waitCount(ctx, c, fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", peerWorkflowName), o.plans+1); err != nil {
@@ -205,13 +205,13 @@ func run(ctx context.Context, o options) error {
 		}
 		gStatuses = append(gStatuses, time.Since(start))
 		start = time.Now()
-		gres, err := control.PauseGroup(ctx, c, control.Selection{All: true}, workflows.PauseSignal{For: "1h", ID: fmt.Sprintf("g%d", i), By: "bench"}, control.GroupOptions{})
+		gres, err := control.PauseGroup(ctx, c, control.Selection{All: true}, api.PauseSignal{For: "1h", ID: fmt.Sprintf("g%d", i), By: "bench"}, control.GroupOptions{})
 		if err != nil {
 			return fmt.Errorf("pause --all: %w", err)
 		}
 		gPause = append(gPause, time.Since(start))
 		start = time.Now()
-		if _, err := control.UnpauseGroup(ctx, c, control.Selection{All: true}, workflows.UnpauseSignal{ID: gres.LeaseID}, control.GroupOptions{}); err != nil {
+		if _, err := control.UnpauseGroup(ctx, c, control.Selection{All: true}, api.UnpauseSignal{ID: gres.LeaseID}, control.GroupOptions{}); err != nil {
 			return fmt.Errorf("unpause --all: %w", err)
 		}
 		gUnpause = append(gUnpause, time.Since(start))
@@ -264,23 +264,23 @@ func run(ctx context.Context, o options) error {
 // lease.
 func pauseOnce(ctx context.Context, c client.Client, id, lease string) (time.Duration, error) {
 	start := time.Now()
-	if err := c.SignalWorkflow(ctx, plan.WorkflowID(id), "", workflows.SignalPause, workflows.PauseSignal{For: "1h", ID: lease, By: "bench"}); err != nil {
+	if err := c.SignalWorkflow(ctx, plan.WorkflowID(id), "", api.SignalPause, api.PauseSignal{For: "1h", ID: lease, By: "bench"}); err != nil {
 		return 0, err
 	}
-	return pollStatus(ctx, c, id, start, func(st workflows.Status) bool {
-		return slices.ContainsFunc(st.Pause.Leases, func(l workflows.Lease) bool { return l.ID == lease })
+	return pollStatus(ctx, c, id, start, func(st api.Status) bool {
+		return slices.ContainsFunc(st.Pause.Leases, func(l api.Lease) bool { return l.ID == lease })
 	})
 }
 
 func unpauseOnce(ctx context.Context, c client.Client, id, lease string) (time.Duration, error) {
 	start := time.Now()
-	if err := c.SignalWorkflow(ctx, plan.WorkflowID(id), "", workflows.SignalUnpause, workflows.UnpauseSignal{ID: lease}); err != nil {
+	if err := c.SignalWorkflow(ctx, plan.WorkflowID(id), "", api.SignalUnpause, api.UnpauseSignal{ID: lease}); err != nil {
 		return 0, err
 	}
-	return pollStatus(ctx, c, id, start, func(st workflows.Status) bool { return !st.Pause.Paused })
+	return pollStatus(ctx, c, id, start, func(st api.Status) bool { return !st.Pause.Paused })
 }
 
-func pollStatus(ctx context.Context, c client.Client, id string, start time.Time, done func(workflows.Status) bool) (time.Duration, error) {
+func pollStatus(ctx context.Context, c client.Client, id string, start time.Time, done func(api.Status) bool) (time.Duration, error) {
 	for deadline := start.Add(time.Minute); time.Now().Before(deadline); {
 		st, err := control.Status(ctx, c, id)
 		if err != nil {

@@ -54,6 +54,7 @@ import (
 	"github.com/steward-ops/steward/bench/internal/proc"
 	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 type options struct {
@@ -239,7 +240,7 @@ func start(ctx context.Context, o options) (_ *env, err error) {
 		DBPath:           filepath.Join(e.dir, "bench.db"),
 		Port:             port,
 		UIPort:           -1,
-		SearchAttributes: workflows.SearchAttributes,
+		SearchAttributes: api.SearchAttributes,
 		Logger:           logger.With("component", "temporal"),
 		LogLevel:         o.logLevel,
 		DynamicConfig:    dc,
@@ -286,9 +287,9 @@ func (e *env) close() {
 // worker does, with activities that do nothing.
 func newWorker(c client.Client) worker.Worker {
 	w := worker.New(c, activities.TaskQueue, worker.Options{})
-	w.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: workflows.PlanWorkflowName})
-	w.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: workflows.BackupRunWorkflowName})
-	w.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: workflows.CheckPlanWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
+	w.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: api.CheckPlanWorkflowName})
 	w.RegisterActivityWithOptions(noopBackup, activity.RegisterOptions{Name: activities.Backup})
 	w.RegisterActivityWithOptions(noopCheck, activity.RegisterOptions{Name: activities.CheckBackup})
 	return w

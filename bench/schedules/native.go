@@ -12,6 +12,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 const (
@@ -52,7 +53,7 @@ func runNative(ctx context.Context, e *env, o options) (*phaseResult, error) {
 			Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
 			Action: &client.ScheduleWorkflowAction{
 				ID:        id + "-run",
-				Workflow:  workflows.BackupRunWorkflowName,
+				Workflow:  api.BackupRunWorkflowName,
 				TaskQueue: activities.TaskQueue,
 				Args: []any{workflows.BackupRunRequest{
 					PlanID: id, Host: p.Host, Backup: *p.Backup, Retry: p.Retry.Activity,

@@ -13,7 +13,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // planPrefix names the bench's plans: bench-0000, bench-0001, ...
@@ -186,7 +186,7 @@ func runSteward(ctx context.Context, e *env, o options) (*phaseResult, error) {
 // visibility, and its PlanWorkflow history.
 func collectPlan(ctx context.Context, c client.Client, id string, w window, every time.Duration) (planOutcome, error) {
 	out := planOutcome{notStart: map[string]int{}, expected: nominalIn(w, every)}
-	var ledger []workflows.LedgerEntry
+	var ledger []api.LedgerEntry
 	err := retry(ctx, func(ctx context.Context) (err error) {
 		ledger, err = control.Ledger(ctx, c, id, 0)
 		return err
@@ -207,8 +207,8 @@ func collectPlan(ctx context.Context, c client.Client, id string, w window, ever
 	// were recorded, so it is the run in flight at an overlap-skipped entry.
 	inFlight := ""
 	for _, le := range ledger {
-		started := le.Outcome == workflows.LedgerStarted || le.Outcome == workflows.LedgerSucceeded ||
-			le.Outcome == workflows.LedgerFailed
+		started := le.Outcome == api.LedgerStarted || le.Outcome == api.LedgerSucceeded ||
+			le.Outcome == api.LedgerFailed
 		if le.RunID != "" && le.Started != nil {
 			inFlight = le.RunID
 		}
@@ -218,13 +218,13 @@ func collectPlan(ctx context.Context, c client.Client, id string, w window, ever
 				out.winRuns++
 			}
 		}
-		if !w.has(le.Nominal) || le.Outcome == workflows.LedgerDeadlineMissed || strings.HasPrefix(le.Detail, "triggered") {
+		if !w.has(le.Nominal) || le.Outcome == api.LedgerDeadlineMissed || strings.HasPrefix(le.Detail, "triggered") {
 			continue
 		}
 		seen[le.Nominal.UTC()] = true
 		if !started || le.Started == nil {
 			out.notStart[le.Outcome]++
-			if le.Outcome == workflows.LedgerOverlapSkipped {
+			if le.Outcome == api.LedgerOverlapSkipped {
 				out.diag.OverlapSkipped++
 				if r, ok := starts[inFlight]; ok && !r.close.IsZero() {
 					out.diag.inFlight = append(out.diag.inFlight, r.close.Sub(le.Nominal))
@@ -245,7 +245,7 @@ func collectPlan(ctx context.Context, c client.Client, id string, w window, ever
 		out.child = append(out.child, r.start.Sub(le.Nominal))
 		if !r.close.IsZero() {
 			out.diag.runDur = append(out.diag.runDur, r.close.Sub(r.start))
-			if le.Outcome != workflows.LedgerStarted {
+			if le.Outcome != api.LedgerStarted {
 				out.diag.notice = append(out.diag.notice, le.At.Sub(r.close))
 			}
 		}
@@ -275,7 +275,7 @@ type runTimes struct{ start, close time.Time }
 // runStarts maps the run workflows of plan id to their start and close
 // times (zero while running).
 func runStarts(ctx context.Context, c client.Client, id string) (map[string]runTimes, error) {
-	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", workflows.BackupRunWorkflowName, workflows.AttrPlan.GetName(), id)
+	q := fmt.Sprintf("WorkflowType = '%s' AND %s = '%s'", api.BackupRunWorkflowName, api.AttrPlan.GetName(), id)
 	out := map[string]runTimes{}
 	err := listWorkflows(ctx, c, q, func(e *workflowExecution) {
 		r := runTimes{start: e.GetStartTime().AsTime()}

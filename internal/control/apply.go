@@ -14,7 +14,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // What Apply does (or, in a dry run, would do) to a plan.
@@ -141,15 +141,15 @@ func Apply(ctx context.Context, c client.Client, f *plan.File, o ApplyOptions) (
 }
 
 // checkPlan runs CheckPlanWorkflow for p.
-func checkPlan(ctx context.Context, c client.Client, path string, p plan.Plan) (workflows.CheckPlanResult, error) {
-	var res workflows.CheckPlanResult
+func checkPlan(ctx context.Context, c client.Client, path string, p plan.Plan) (api.CheckPlanResult, error) {
+	var res api.CheckPlanResult
 	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       fmt.Sprintf("steward/check/%s/%d", p.ID, time.Now().UnixNano()),
 		TaskQueue:                activities.TaskQueue,
 		WorkflowExecutionTimeout: CheckTimeout,
-	}, workflows.CheckPlanWorkflowName, workflows.CheckPlanRequest{Path: path, Spec: p})
+	}, api.CheckPlanWorkflowName, api.CheckPlanRequest{Path: path, Spec: p})
 	if err != nil {
 		return res, fmt.Errorf("check %s (%s): %w", path, p.ID, err)
 	}
@@ -183,13 +183,13 @@ func applyOne(ctx context.Context, c client.Client, p plan.Plan, action string) 
 			// Without this the SDK returns the running workflow as if it had
 			// started it, and the plan would silently keep its old spec.
 			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			StaticSummary: summary(p),
+			StaticSummary:                            summary(p),
 			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.AttrPlan.ValueSet(p.ID),
-				workflows.AttrKind.ValueSet(string(p.Kind)),
-				workflows.AttrState.ValueSet(workflows.StateIdle),
+				api.AttrPlan.ValueSet(p.ID),
+				api.AttrKind.ValueSet(string(p.Kind)),
+				api.AttrState.ValueSet(api.StateIdle),
 			),
-		}, workflows.PlanWorkflowName, workflows.PlanInput{Spec: p})
+		}, api.PlanWorkflowName, api.PlanStart{Spec: p})
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if !errors.As(err, &started) {
 			return err
@@ -205,14 +205,14 @@ func applyOne(ctx context.Context, c client.Client, p plan.Plan, action string) 
 func Update(ctx context.Context, c client.Client, p plan.Plan) error {
 	h, err := c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   plan.WorkflowID(p.ID),
-		UpdateName:   workflows.UpdateApply,
+		UpdateName:   api.UpdateApply,
 		Args:         []any{p},
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err != nil {
 		return notFound(p.ID, err)
 	}
-	var st workflows.Status
+	var st api.Status
 	return h.Get(ctx, &st)
 }
 
@@ -231,7 +231,7 @@ func summary(p plan.Plan) string {
 // Spec returns the plan running as plan id's workflow, defaults applied.
 func Spec(ctx context.Context, c client.Client, id string) (plan.Plan, error) {
 	var p plan.Plan
-	return p, query(ctx, c, id, workflows.QuerySpec, &p)
+	return p, query(ctx, c, id, api.QuerySpec, &p)
 }
 
 // String is the line a person reads: "updated demo: schedule.every: 1m0s ->

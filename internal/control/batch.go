@@ -19,7 +19,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Group operations: one pause or unpause signal to every plan a selection
@@ -65,7 +65,7 @@ func (s Selection) query() (string, error) {
 	case !s.All && q == "":
 		return "", errors.New("select plans with --all or --selector QUERY")
 	}
-	base := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PlanWorkflowName)
+	base := fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", api.PlanWorkflowName)
 	if q == "" {
 		return base, nil
 	}
@@ -100,7 +100,7 @@ type PlanOutcome struct {
 	// not confirm.
 	Error *string `json:"error"`
 	// Status is the plan's last status seen; nil if none could be read.
-	Status *workflows.Status `json:"status"`
+	Status *api.Status `json:"status"`
 }
 
 // GroupResult is what a group operation did.
@@ -159,11 +159,11 @@ func (e *GroupError) Error() string {
 // or a generated one), so the group pause can be ended with one
 // UnpauseGroup of that ID. Plans that reject the signal or do not confirm
 // in time are returned in a *GroupError, next to the full result.
-func PauseGroup(ctx context.Context, c client.Client, sel Selection, s workflows.PauseSignal, opts GroupOptions) (GroupResult, error) {
+func PauseGroup(ctx context.Context, c client.Client, sel Selection, s api.PauseSignal, opts GroupOptions) (GroupResult, error) {
 	if s.ID == "" {
 		s.ID = "g-" + randomHex()
 	}
-	res, err := signalGroup(ctx, c, sel, workflows.SignalPause, s, opts, func(before, st workflows.Status) (string, bool) {
+	res, err := signalGroup(ctx, c, sel, api.SignalPause, s, opts, func(before, st api.Status) (string, bool) {
 		if hasLease(st, s.ID) || newHistoryRecord(before, st, s.ID) {
 			return OutcomePaused, true
 		}
@@ -176,8 +176,8 @@ func PauseGroup(ctx context.Context, c client.Client, sel Selection, s workflows
 // UnpauseGroup ends lease s.ID, or every lease, on every plan sel selects,
 // through one batch signal operation, and returns once each plan's status
 // shows the lease gone or the workflow rejected the signal.
-func UnpauseGroup(ctx context.Context, c client.Client, sel Selection, s workflows.UnpauseSignal, opts GroupOptions) (GroupResult, error) {
-	res, err := signalGroup(ctx, c, sel, workflows.SignalUnpause, s, opts, func(_, st workflows.Status) (string, bool) {
+func UnpauseGroup(ctx context.Context, c client.Client, sel Selection, s api.UnpauseSignal, opts GroupOptions) (GroupResult, error) {
+	res, err := signalGroup(ctx, c, sel, api.SignalUnpause, s, opts, func(_, st api.Status) (string, bool) {
 		if s.ID == "" && !st.Pause.Paused || s.ID != "" && !hasLease(st, s.ID) {
 			return OutcomeUnpaused, true
 		}
@@ -195,7 +195,7 @@ const (
 	rejectedFirst      = true
 )
 
-func hasLease(st workflows.Status, id string) bool {
+func hasLease(st api.Status, id string) bool {
 	for _, l := range st.Pause.Leases {
 		if l.ID == id {
 			return true
@@ -207,7 +207,7 @@ func hasLease(st workflows.Status, id string) bool {
 // newHistoryRecord reports whether st's pause history holds a record of
 // lease id that before's did not: the lease was added and has ended already
 // (a short pause).
-func newHistoryRecord(before, st workflows.Status, id string) bool {
+func newHistoryRecord(before, st api.Status, id string) bool {
 	seen := map[time.Time]bool{}
 	for _, h := range before.PauseHistory {
 		if h.ID == id {
@@ -225,13 +225,13 @@ func newHistoryRecord(before, st workflows.Status, id string) bool {
 // target is one plan of a group operation while it is being confirmed.
 type target struct {
 	id     string
-	before *workflows.Status
+	before *api.Status
 	out    PlanOutcome
 	done   bool
 }
 
 func signalGroup(ctx context.Context, c client.Client, sel Selection, name string, arg any, opts GroupOptions,
-	confirmed func(before, st workflows.Status) (string, bool), rejectionFirst bool) (GroupResult, error) {
+	confirmed func(before, st api.Status) (string, bool), rejectionFirst bool) (GroupResult, error) {
 	var res GroupResult
 	query, err := sel.query()
 	if err != nil {
@@ -374,7 +374,7 @@ func pendingIDs(ts []*target) []string {
 }
 
 // classify settles t from its latest status, if that shows the outcome.
-func classify(t *target, r StatusResult, confirmed func(before, st workflows.Status) (string, bool), rejectionFirst bool) {
+func classify(t *target, r StatusResult, confirmed func(before, st api.Status) (string, bool), rejectionFirst bool) {
 	if r.Err != nil {
 		if isNotFound(r.Err) {
 			t.done, t.out.Outcome = true, OutcomeGone
@@ -387,7 +387,7 @@ func classify(t *target, r StatusResult, confirmed func(before, st workflows.Sta
 	st := r.Status
 	t.out.Status = &st
 	t.out.Error = nil
-	var before workflows.Status
+	var before api.Status
 	if t.before != nil {
 		before = *t.before
 	}
@@ -409,7 +409,7 @@ func classify(t *target, r StatusResult, confirmed func(before, st workflows.Sta
 
 // StatusResult is one plan's status, or why it could not be read.
 type StatusResult struct {
-	Status workflows.Status
+	Status api.Status
 	Err    error
 }
 
@@ -527,8 +527,8 @@ func serviceMessage(err error) string {
 // HoldingLease is the lease to name as the reason st is paused: lease
 // prefer if st has it, else the one that ends last (an indefinite one
 // first). It is nil when st has no lease.
-func HoldingLease(st workflows.Status, prefer string) *workflows.Lease {
-	var hold *workflows.Lease
+func HoldingLease(st api.Status, prefer string) *api.Lease {
+	var hold *api.Lease
 	for i := range st.Pause.Leases {
 		l := &st.Pause.Leases[i]
 		if prefer != "" && l.ID == prefer {
@@ -543,7 +543,7 @@ func HoldingLease(st workflows.Status, prefer string) *workflows.Lease {
 
 // endsLater reports whether lease a ends after lease b, or as late and was
 // taken later.
-func endsLater(a, b workflows.Lease) bool {
+func endsLater(a, b api.Lease) bool {
 	switch {
 	case a.Until == nil && b.Until != nil:
 		return true
@@ -564,7 +564,7 @@ func AddPauseDetails(ctx context.Context, c client.Client, plans []Summary) {
 	var ids []string
 	var idx []int
 	for i, p := range plans {
-		if p.State == workflows.StatePaused {
+		if p.State == api.StatePaused {
 			ids = append(ids, p.Plan)
 			idx = append(idx, i)
 		}
@@ -574,7 +574,7 @@ func AddPauseDetails(ctx context.Context, c client.Client, plans []Summary) {
 			continue
 		}
 		p := &plans[idx[j]]
-		p.Leases = append([]workflows.Lease{}, r.Status.Pause.Leases...)
+		p.Leases = append([]api.Lease{}, r.Status.Pause.Leases...)
 		if l := HoldingLease(r.Status, ""); l != nil {
 			by, reason := l.By, l.Reason
 			p.PausedBy, p.PauseReason = &by, &reason

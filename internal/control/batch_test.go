@@ -9,7 +9,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 func TestSelectionQuery(t *testing.T) {
@@ -46,16 +46,16 @@ func at(min int) *time.Time {
 	return &t
 }
 
-func status(leases ...workflows.Lease) workflows.Status {
-	return workflows.Status{Pause: workflows.PauseStatus{Paused: len(leases) > 0, Leases: leases}}
+func status(leases ...api.Lease) api.Status {
+	return api.Status{Pause: api.PauseStatus{Paused: len(leases) > 0, Leases: leases}}
 }
 
 func TestHoldingLease(t *testing.T) {
-	short := workflows.Lease{ID: "short", Until: at(10), By: "alice", Since: *at(0)}
-	long := workflows.Lease{ID: "long", Until: at(50), By: "bob", Since: *at(1)}
-	forever := workflows.Lease{ID: "forever", By: "carol", Since: *at(2)}
+	short := api.Lease{ID: "short", Until: at(10), By: "alice", Since: *at(0)}
+	long := api.Lease{ID: "long", Until: at(50), By: "bob", Since: *at(1)}
+	forever := api.Lease{ID: "forever", By: "carol", Since: *at(2)}
 	for _, tc := range []struct {
-		st     workflows.Status
+		st     api.Status
 		prefer string
 		want   string
 	}{
@@ -77,34 +77,34 @@ func TestHoldingLease(t *testing.T) {
 }
 
 func TestClassify(t *testing.T) {
-	lease := workflows.Lease{ID: "g-1", Until: at(30), Since: *at(0)}
-	other := workflows.Lease{ID: "other", Since: *at(0)}
-	rejected := func(st workflows.Status, n int) workflows.Status {
+	lease := api.Lease{ID: "g-1", Until: at(30), Since: *at(0)}
+	other := api.Lease{ID: "other", Since: *at(0)}
+	rejected := func(st api.Status, n int) api.Status {
 		st.Counters.RejectedSignals = n
 		msg := fmt.Sprintf("pause signal at 2026-11-24T10:00:00Z rejected: reason %d", n)
 		st.LastRejection = &msg
 		return st
 	}
-	ended := func(st workflows.Status, l workflows.Lease) workflows.Status {
-		st.PauseHistory = append(st.PauseHistory, workflows.PauseRecord{Lease: l, Ended: *at(1), EndedBy: "expired"})
+	ended := func(st api.Status, l api.Lease) api.Status {
+		st.PauseHistory = append(st.PauseHistory, api.PauseRecord{Lease: l, Ended: *at(1), EndedBy: "expired"})
 		return st
 	}
-	pauseDone := func(before, st workflows.Status) (string, bool) {
+	pauseDone := func(before, st api.Status) (string, bool) {
 		if hasLease(st, "g-1") || newHistoryRecord(before, st, "g-1") {
 			return OutcomePaused, true
 		}
 		return "", false
 	}
-	unpauseDone := func(_, st workflows.Status) (string, bool) {
+	unpauseDone := func(_, st api.Status) (string, bool) {
 		return OutcomeUnpaused, !hasLease(st, "g-1")
 	}
 	notFound := serviceerror.NewNotFound("workflow not found")
 
 	for _, tc := range []struct {
 		name           string
-		before         *workflows.Status
+		before         *api.Status
 		now            StatusResult
-		done           func(before, st workflows.Status) (string, bool)
+		done           func(before, st api.Status) (string, bool)
 		rejectionFirst bool
 		want           string // "" = still pending
 		wantErr        string

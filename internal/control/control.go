@@ -20,7 +20,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Connection settings. Empty fields take the temporal CLI's settings:
@@ -71,7 +71,7 @@ func MissingSearchAttributes(ctx context.Context, c client.Client, ns string) ([
 		return nil, fmt.Errorf("list search attributes of namespace %s: %w", ns, err)
 	}
 	var missing []string
-	for name := range workflows.SearchAttributes {
+	for name := range api.SearchAttributes {
 		if _, ok := resp.GetCustomAttributes()[name]; !ok {
 			missing = append(missing, name)
 		}
@@ -89,7 +89,7 @@ func Setup(ctx context.Context, c client.Client, ns string) ([]string, error) {
 	}
 	add := map[string]enums.IndexedValueType{}
 	for _, name := range missing {
-		add[name] = workflows.SearchAttributes[name]
+		add[name] = api.SearchAttributes[name]
 	}
 	_, err = c.OperatorService().AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{
 		Namespace: ns, SearchAttributes: add,
@@ -159,9 +159,9 @@ func ended(ctx context.Context, c client.Client, id string) string {
 }
 
 // Status returns plan id's status query result.
-func Status(ctx context.Context, c client.Client, id string) (workflows.Status, error) {
-	var st workflows.Status
-	return st, query(ctx, c, id, workflows.QueryStatus, &st)
+func Status(ctx context.Context, c client.Client, id string) (api.Status, error) {
+	var st api.Status
+	return st, query(ctx, c, id, api.QueryStatus, &st)
 }
 
 // Summary is a plan as listed from Temporal's visibility store.
@@ -174,9 +174,9 @@ type Summary struct {
 	PausedUntil *time.Time `json:"paused_until"`
 	// PausedBy, PauseReason and Leases describe a paused plan's pause,
 	// from its status (see AddPauseDetails); null otherwise.
-	PausedBy    *string           `json:"paused_by"`
-	PauseReason *string           `json:"pause_reason"`
-	Leases      []workflows.Lease `json:"leases"`
+	PausedBy    *string     `json:"paused_by"`
+	PauseReason *string     `json:"pause_reason"`
+	Leases      []api.Lease `json:"leases"`
 }
 
 // List returns the running plans, sorted by ID.
@@ -185,7 +185,7 @@ func List(ctx context.Context, c client.Client) ([]Summary, error) {
 	var token []byte
 	for {
 		resp, err := c.ListWorkflow(ctx, &workflowservice.ListWorkflowExecutionsRequest{
-			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", workflows.PlanWorkflowName),
+			Query:         fmt.Sprintf("WorkflowType = '%s' AND ExecutionStatus = 'Running'", api.PlanWorkflowName),
 			NextPageToken: token,
 		})
 		if err != nil {
@@ -198,12 +198,12 @@ func List(ctx context.Context, c client.Client) ([]Summary, error) {
 			}
 			s := Summary{
 				Plan:  strings.TrimPrefix(e.GetExecution().GetWorkflowId(), plan.WorkflowID("")),
-				Kind:  keyword(sa, workflows.AttrKind),
-				State: keyword(sa, workflows.AttrState),
+				Kind:  keyword(sa, api.AttrKind),
+				State: keyword(sa, api.AttrState),
 			}
-			s.NextRun = timeOf(sa, workflows.AttrNextRun)
-			s.LastSuccess = timeOf(sa, workflows.AttrLastSuccess)
-			s.PausedUntil = timeOf(sa, workflows.AttrPausedUntil)
+			s.NextRun = timeOf(sa, api.AttrNextRun)
+			s.LastSuccess = timeOf(sa, api.AttrLastSuccess)
+			s.PausedUntil = timeOf(sa, api.AttrPausedUntil)
 			out = append(out, s)
 		}
 		token = resp.GetNextPageToken()

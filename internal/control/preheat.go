@@ -17,7 +17,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // RegisterHost adds host to the host registry (starting the registry
@@ -30,7 +30,7 @@ func RegisterHost(ctx context.Context, c client.Client, host string) error {
 			TaskQueue:     activities.TaskQueue,
 			StaticSummary: "steward's worker hosts (hosts: all)",
 		},
-		workflows.HostsWorkflowName, workflows.HostsState{})
+		api.HostsWorkflowName, api.HostsState{})
 	if err != nil {
 		return fmt.Errorf("register host %s: %w", host, err)
 	}
@@ -85,8 +85,8 @@ func StartPreheat(ctx context.Context, c client.Client, req OneOffPreheat) (run 
 		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		StaticSummary:            "one-off preheat",
-		TypedSearchAttributes:    temporal.NewSearchAttributes(workflows.AttrKind.ValueSet(string(plan.KindPreheat))),
-	}, workflows.PreheatRunWorkflowName, workflows.PreheatRunRequest{Preheat: req.Preheat, Retry: req.Retry})
+		TypedSearchAttributes:    temporal.NewSearchAttributes(api.AttrKind.ValueSet(string(plan.KindPreheat))),
+	}, api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: req.Preheat, Retry: req.Retry})
 	if err != nil {
 		return nil, false, fmt.Errorf("start preheat: %w", err)
 	}
@@ -124,8 +124,8 @@ func PreheatProgress(ctx context.Context, c client.Client, id, runID string) ([]
 
 // PreheatResult waits for a preheat run and returns its report; a failed
 // run returns the report it carried with its error.
-func PreheatResult(ctx context.Context, run client.WorkflowRun) (workflows.PreheatRunResult, error) {
-	var res workflows.PreheatRunResult
+func PreheatResult(ctx context.Context, run client.WorkflowRun) (api.PreheatRunResult, error) {
+	var res api.PreheatRunResult
 	err := run.Get(ctx, &res)
 	if err != nil {
 		var app *temporal.ApplicationError

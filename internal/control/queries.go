@@ -8,20 +8,20 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Ledger returns plan id's newest n ledger entries (all kept for n <= 0),
 // oldest first.
-func Ledger(ctx context.Context, c client.Client, id string, n int) ([]workflows.LedgerEntry, error) {
-	var l []workflows.LedgerEntry
-	return l, query(ctx, c, id, workflows.QueryLedger, &l, n)
+func Ledger(ctx context.Context, c client.Client, id string, n int) ([]api.LedgerEntry, error) {
+	var l []api.LedgerEntry
+	return l, query(ctx, c, id, api.QueryLedger, &l, n)
 }
 
 // Preview returns plan id's next n fire times.
-func Preview(ctx context.Context, c client.Client, id string, n int) ([]workflows.FireTime, error) {
-	var f []workflows.FireTime
-	return f, query(ctx, c, id, workflows.QueryPreview, &f, n)
+func Preview(ctx context.Context, c client.Client, id string, n int) ([]api.FireTime, error) {
+	var f []api.FireTime
+	return f, query(ctx, c, id, api.QueryPreview, &f, n)
 }
 
 // query runs a query on plan id's running workflow. A removed plan's

@@ -11,7 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/plan"
-	"github.com/steward-ops/steward/workflows"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // ConfirmTimeout bounds how long Pause and Unpause wait for the plan's
@@ -22,11 +22,11 @@ const ConfirmTimeout = 30 * time.Second
 // shows it. A lease ID is generated when s has none, so the lease can be
 // found (and later ended by ID). The workflow validates the signal; a
 // rejected one is returned as an error with the workflow's reason.
-func Pause(ctx context.Context, c client.Client, id string, s workflows.PauseSignal) (workflows.Status, error) {
+func Pause(ctx context.Context, c client.Client, id string, s api.PauseSignal) (api.Status, error) {
 	if s.ID == "" {
 		s.ID = newLeaseID()
 	}
-	return signalAndConfirm(ctx, c, id, workflows.SignalPause, s, func(before, st workflows.Status) bool {
+	return signalAndConfirm(ctx, c, id, api.SignalPause, s, func(before, st api.Status) bool {
 		// A short lease (until_next_run) may have ended already.
 		return hasLease(st, s.ID) || newHistoryRecord(before, st, s.ID)
 	})
@@ -34,8 +34,8 @@ func Pause(ctx context.Context, c client.Client, id string, s workflows.PauseSig
 
 // Unpause ends one lease (s.ID) or all of plan id's leases and returns once
 // the status shows them gone.
-func Unpause(ctx context.Context, c client.Client, id string, s workflows.UnpauseSignal) (workflows.Status, error) {
-	return signalAndConfirm(ctx, c, id, workflows.SignalUnpause, s, func(_, st workflows.Status) bool {
+func Unpause(ctx context.Context, c client.Client, id string, s api.UnpauseSignal) (api.Status, error) {
+	return signalAndConfirm(ctx, c, id, api.SignalUnpause, s, func(_, st api.Status) bool {
 		if s.ID == "" {
 			return !st.Pause.Paused
 		}
@@ -45,17 +45,17 @@ func Unpause(ctx context.Context, c client.Client, id string, s workflows.Unpaus
 
 // Trigger asks plan id to run now and returns once the status shows the run
 // started, or waiting (behind the run in flight, or for its preconditions).
-func Trigger(ctx context.Context, c client.Client, id string, s workflows.TriggerSignal) (workflows.Status, error) {
-	return signalAndConfirm(ctx, c, id, workflows.SignalTrigger, s, func(before, st workflows.Status) bool {
+func Trigger(ctx context.Context, c client.Client, id string, s api.TriggerSignal) (api.Status, error) {
+	return signalAndConfirm(ctx, c, id, api.SignalTrigger, s, func(before, st api.Status) bool {
 		return st.Counters.Runs > before.Counters.Runs ||
-			st.State == workflows.StateRunning || st.State == workflows.StateWaiting
+			st.State == api.StateRunning || st.State == api.StateWaiting
 	})
 }
 
 // signalAndConfirm sends a signal and polls the status query until done,
 // given the status before the signal and now, says it took effect, or the
 // workflow counted it as rejected.
-func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg any, done func(before, now workflows.Status) bool) (workflows.Status, error) {
+func signalAndConfirm(ctx context.Context, c client.Client, id, name string, arg any, done func(before, now api.Status) bool) (api.Status, error) {
 	before, err := Status(ctx, c, id)
 	if err != nil {
 		return before, err

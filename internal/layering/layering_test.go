@@ -91,6 +91,12 @@ var rules = []rule{
 		direct: true,
 	},
 	{
+		name:   "the steward CLI and its client code reach workflows only through the contract package workflows/api, never the workflow code",
+		pkgs:   []string{"./starter/...", "./internal/control/...", "./workflows/api/..."},
+		forbid: []string{"./workflows/..."},
+		allow:  []string{"./workflows/api"},
+	},
+	{
 		name:   "the activities contract package imports nothing from the module",
 		pkgs:   []string{"./activities"},
 		forbid: []string{"./..."},
@@ -329,7 +335,8 @@ func TestCheckCatchesViolations(t *testing.T) {
 		mod + "/internal/devserver":   {"go.temporal.io/server/temporal"},
 		mod + "/workflows":            {mod + "/activities", mod + "/internal/plan", "go.temporal.io/sdk/workflow"},
 		mod + "/worker":               {mod + "/internal/devserver", mod + "/workflows", mod + "/activities/backup"},
-		mod + "/starter":              {mod + "/internal/plan", "go.temporal.io/sdk/client"},
+		mod + "/starter":              {mod + "/internal/plan", mod + "/workflows/api", "go.temporal.io/sdk/client"},
+		mod + "/workflows/api":        {mod + "/activities", mod + "/internal/plan"},
 		mod + "/bench/schedules":      {mod + "/internal/devserver", mod + "/workflows"},
 		"go.temporal.io/sdk/workflow": {"go.temporal.io/sdk/internal"},
 		"go.temporal.io/sdk/client":   {"go.temporal.io/sdk/internal"},
@@ -356,6 +363,8 @@ func TestCheckCatchesViolations(t *testing.T) {
 	add(mod+"/internal/schedule", mod+"/internal/netutil")
 	add(mod+"/internal/netutil", "net")
 	add(mod+"/activities", mod+"/internal/plan")
+	add(mod+"/internal/control", mod+"/workflows")
+	add(mod+"/starter", mod+"/internal/control")
 	got := check(mod, graph(bad), rules)
 
 	fired := map[string]bool{}
@@ -373,6 +382,7 @@ func TestCheckCatchesViolations(t *testing.T) {
 		mod + "/internal/schedule imports net via " + mod + "/internal/netutil;",
 		mod + "/workflows imports os/exec via " + mod + "/internal/wfhelp;",
 		mod + "/activities imports " + mod + "/internal/plan;",
+		mod + "/starter imports " + mod + "/workflows via " + mod + "/internal/control;",
 		mod + "/bench/schedules imports go.temporal.io/server/service/worker/scheduler;",
 	} {
 		if !slices.ContainsFunc(got, func(v violation) bool { return strings.HasPrefix(v.String(), want) }) {

@@ -1,0 +1,305 @@
+// Package api is the contract between steward's clients (the steward CLI,
+// scripts, dashboards) and its workflows: workflow, signal, query and Update
+// names, their payload types, the status shape and the search attributes.
+// The CLI imports this package and never the workflows themselves.
+//
+// Every type here travels as JSON in workflow histories or query results:
+// add fields only, never rename one or change its type.
+package api
+
+import (
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/plan"
+)
+
+// PlanStart is what a client starts a PlanWorkflow with: the plan alone.
+// It is the JSON form of the workflow's own input with no carried state.
+type PlanStart struct {
+	Spec plan.Plan `json:"spec"`
+}
+
+// Workflow type names, as registered by the worker.
+const (
+	PlanWorkflowName      = "PlanWorkflow"
+	BackupRunWorkflowName = "BackupRunWorkflow"
+	CheckPlanWorkflowName = "CheckPlanWorkflow"
+	// PreheatRunWorkflowName runs one preheat; CacheEvictWorkflowName
+	// evicts a preheat plan's caches; HostsWorkflowName is the host
+	// registry.
+	PreheatRunWorkflowName = "PreheatRunWorkflow"
+	CacheEvictWorkflowName = "CacheEvictWorkflow"
+	HostsWorkflowName      = "HostsWorkflow"
+)
+
+// Signal, query and update names: the contract with the steward CLI, the
+// temporal CLI and the Web UI.
+const (
+	SignalPause   = "pause"
+	SignalUnpause = "unpause"
+	SignalTrigger = "trigger"
+	QueryStatus   = "status"
+	QueryLedger   = "ledger"
+	QueryPreview  = "preview"
+	// QuerySpec returns the plan as the workflow runs it, defaults applied.
+	QuerySpec   = "spec"
+	UpdateApply = "apply"
+)
+
+// Search attributes set by PlanWorkflow.
+var (
+	AttrPlan        = temporal.NewSearchAttributeKeyKeyword("StewardPlan")
+	AttrKind        = temporal.NewSearchAttributeKeyKeyword("StewardKind")
+	AttrState       = temporal.NewSearchAttributeKeyKeyword("StewardState")
+	AttrPausedUntil = temporal.NewSearchAttributeKeyTime("StewardPausedUntil")
+	AttrNextRun     = temporal.NewSearchAttributeKeyTime("StewardNextRun")
+	AttrLastSuccess = temporal.NewSearchAttributeKeyTime("StewardLastSuccess")
+	AttrOverdue     = temporal.NewSearchAttributeKeyBool("StewardOverdue")
+)
+
+// SearchAttributes lists every custom search attribute steward needs on a
+// namespace, with its type, for registration.
+var SearchAttributes = map[string]enumspb.IndexedValueType{
+	AttrPlan.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrKind.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrState.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrPausedUntil.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrNextRun.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrLastSuccess.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrOverdue.GetName():     enumspb.INDEXED_VALUE_TYPE_BOOL,
+}
+
+// Counters count what happened to a plan over its whole life.
+type Counters struct {
+	Runs            int `json:"runs"`
+	Succeeded       int `json:"succeeded"`
+	Failed          int `json:"failed"`
+	Cancelled       int `json:"cancelled"`
+	Skipped         int `json:"skipped"`
+	Missed          int `json:"missed"`
+	RejectedSignals int `json:"rejected_signals"`
+	RejectedUpdates int `json:"rejected_updates"`
+	// Skipped counts both of these.
+	SkippedPaused       int `json:"skipped_paused"`
+	OverlapSkipped      int `json:"overlap_skipped"`
+	Coalesced           int `json:"coalesced"`
+	SkippedPrecondition int `json:"skipped_precondition"`
+	Retries             int `json:"retries"`
+	// Pauses and Unpauses count the accepted signals.
+	Pauses   int `json:"pauses"`
+	Unpauses int `json:"unpauses"`
+}
+
+// Run outcomes.
+const (
+	OutcomeRunning   = "running"
+	OutcomeSucceeded = "succeeded"
+	OutcomeFailed    = "failed"
+	OutcomeCancelled = "cancelled"
+)
+
+// RunRecord is one run of a plan.
+type RunRecord struct {
+	ID       string     `json:"id"`
+	Nominal  time.Time  `json:"nominal"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Outcome  string     `json:"outcome"`
+	Error    *string    `json:"error"`
+	Trigger  string     `json:"trigger"` // schedule | trigger
+	// Attempt is 0 for a run, N for its N-th run-level retry.
+	Attempt    int    `json:"attempt,omitempty"`
+	SnapshotID string `json:"snapshot_id,omitempty"`
+	Files      int64  `json:"files,omitempty"`
+	Bytes      int64  `json:"bytes,omitempty"`
+	// Downloaded is what a preheat run transferred (0 when all was cached).
+	Downloaded int64 `json:"downloaded,omitempty"`
+}
+
+// Pause modes.
+const (
+	ModeNewRuns = "new-runs"
+	ModeAll     = "all"
+)
+
+// Lease is one active pause. The plan is paused while any lease is active.
+type Lease struct {
+	ID           string     `json:"id"`
+	Until        *time.Time `json:"until"`
+	UntilNextRun bool       `json:"until_next_run,omitempty"`
+	Reason       string     `json:"reason"`
+	By           string     `json:"by"`
+	Mode         string     `json:"mode"`
+	Since        time.Time  `json:"since"`
+}
+
+// PauseRecord is a lease that has ended, and how.
+type PauseRecord struct {
+	Lease
+	Ended   time.Time `json:"ended"`
+	EndedBy string    `json:"ended_by"` // expired | unpaused | replaced
+	Actor   string    `json:"actor,omitempty"`
+}
+
+// PauseSignal is the payload of the pause signal; every field is optional.
+// At most one of For, Until and UntilNextRun; none means indefinite.
+type PauseSignal struct {
+	For          string `json:"for,omitempty"`
+	Until        string `json:"until,omitempty"`
+	UntilNextRun bool   `json:"until_next_run,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	By           string `json:"by,omitempty"`
+	ID           string `json:"id,omitempty"`
+	Mode         string `json:"mode,omitempty"`
+}
+
+// UnpauseSignal is the payload of the unpause signal. Without ID it ends
+// every lease. CatchUp ("skip", "latest" or "all") says what happens to the
+// nominal times that came due during the pause; the default is skip.
+type UnpauseSignal struct {
+	ID      string `json:"id,omitempty"`
+	Reason  string `json:"reason,omitempty"`
+	By      string `json:"by,omitempty"`
+	CatchUp string `json:"catchup,omitempty"`
+}
+
+// TriggerSignal is the payload of the trigger signal: run now. A trigger
+// respects pause unless Force is set.
+type TriggerSignal struct {
+	Reason string `json:"reason,omitempty"`
+	By     string `json:"by,omitempty"`
+	Force  bool   `json:"force,omitempty"`
+}
+
+// Status is the result of the status query. Scripts rely on its shape:
+// extend it only by adding fields.
+type Status struct {
+	Plan          string        `json:"plan"`
+	Kind          string        `json:"kind"`
+	State         string        `json:"state"`
+	NextRun       *time.Time    `json:"next_run"`
+	LastSuccess   *time.Time    `json:"last_success"`
+	LastRun       *RunRecord    `json:"last_run"`
+	Pause         PauseStatus   `json:"pause"`
+	Retry         RetryStatus   `json:"retry"`
+	Counters      Counters      `json:"counters"`
+	RecentRuns    []RunRecord   `json:"recent_runs"`
+	PauseHistory  []PauseRecord `json:"pause_history"`
+	Details       string        `json:"details"`
+	LastRejection *string       `json:"last_rejection"`
+	// NextStart is when the next run is planned to start: NextRun plus its
+	// jitter, or the queued run's start.
+	NextStart  *time.Time  `json:"next_start"`
+	Overdue    bool        `json:"overdue"`
+	DeadlineAt *time.Time  `json:"deadline_at"`
+	Queued     []time.Time `json:"queued"`
+}
+
+// FireTime is one upcoming fire time, in the preview query.
+type FireTime struct {
+	Nominal time.Time `json:"nominal"`
+	Start   time.Time `json:"start"`
+}
+
+// PauseStatus says whether the plan is paused, until when and by which leases.
+type PauseStatus struct {
+	Paused bool       `json:"paused"`
+	Until  *time.Time `json:"until"`
+	Leases []Lease    `json:"leases"`
+}
+
+// RetryStatus describes run-level retries.
+type RetryStatus struct {
+	Attempt int        `json:"attempt"`
+	Max     int        `json:"max"`
+	NextAt  *time.Time `json:"next_at"`
+}
+
+// Plan states, as shown in status and the StewardState search attribute.
+const (
+	StateIdle     = "idle"
+	StateRunning  = "running"
+	StatePaused   = "paused"
+	StateWaiting  = "waiting"
+	StateRetrying = "retrying"
+)
+
+// CheckPlanRequest asks the plan's host to check what only it can check.
+type CheckPlanRequest struct {
+	Path string    `json:"path"` // field path of the plan, like "plans[0]"
+	Spec plan.Plan `json:"spec"`
+}
+
+// CheckPlanResult lists the problems found, each naming its field path,
+// and notes on what could not be checked now.
+type CheckPlanResult struct {
+	Problems []string `json:"problems"`
+	Notes    []string `json:"notes,omitempty"`
+}
+
+// Ledger outcomes: what happened to a nominal fire time.
+const (
+	LedgerStarted        = "started"
+	LedgerWaiting        = "waiting"
+	LedgerSucceeded      = OutcomeSucceeded
+	LedgerFailed         = OutcomeFailed
+	LedgerCancelled      = OutcomeCancelled
+	LedgerMissed         = "missed"
+	LedgerCoalesced      = "coalesced"
+	LedgerOverlapSkipped = "overlap-skipped"
+	LedgerSkippedPaused  = "skipped-paused"
+	LedgerDeadlineMissed = "deadline-missed"
+)
+
+// LedgerEntry is the outcome of one nominal fire time (or one trigger).
+type LedgerEntry struct {
+	Nominal time.Time `json:"nominal"`
+	Outcome string    `json:"outcome"`
+	// Late is how much later than planned the run started ("" on time).
+	Late    string     `json:"late,omitempty"`
+	Started *time.Time `json:"started,omitempty"`
+	RunID   string     `json:"run_id,omitempty"`
+	Detail  string     `json:"detail,omitempty"`
+	// At is when the outcome was recorded.
+	At time.Time `json:"at"`
+}
+
+// PreheatRunRequest starts a PreheatRunWorkflow: for a plan's run, or a
+// one-off preheat (PlanID empty).
+type PreheatRunRequest struct {
+	PlanID  string    `json:"plan_id,omitempty"`
+	Nominal time.Time `json:"nominal,omitzero"`
+	// Host is the plan's host, used when Preheat names no hosts.
+	Host    string             `json:"host,omitempty"`
+	Preheat plan.Preheat       `json:"preheat"`
+	Retry   plan.ActivityRetry `json:"retry"`
+}
+
+// PreheatRunResult is the report of a preheat run: one entry per host.
+type PreheatRunResult struct {
+	Hosts       []activities.PreheatFetchResult `json:"hosts"`
+	Offline     []string                        `json:"offline,omitempty"`
+	ImageDigest string                          `json:"image_digest,omitempty"`
+	Platforms   []string                        `json:"platforms,omitempty"`
+	Items       int                             `json:"items"`
+	Bytes       int64                           `json:"bytes"`
+	Downloaded  int64                           `json:"downloaded"`
+	// NextExpiry is the earliest cache expiry over the hosts, for the
+	// plan's eviction timer.
+	NextExpiry *time.Time `json:"next_expiry,omitempty"`
+}
+
+// HostsState is the registry of worker hosts, carried across
+// continue-as-new.
+type HostsState struct {
+	Hosts []activities.Host `json:"hosts"`
+	// Rejected counts malformed registrations.
+	Rejected int `json:"rejected"`
+}
+
+// Ledger outcome of a fire time whose preconditions said skip.
+const LedgerSkippedPrecondition = "skipped-precondition"
