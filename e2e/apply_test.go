@@ -215,3 +215,52 @@ func spec(t *testing.T, c client.Client, id string) plan.Plan {
 	}
 	return p
 }
+
+// TestFailingPreconditionShowsInOverview: a plan whose precondition
+// command fails at every run is a failing plan in plan ls (text and JSON),
+// plan show and the ledger, counted once everywhere.
+func TestFailingPreconditionShowsInOverview(t *testing.T) {
+	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
+	s.start()
+	src, repo := newBackupDirs(t, s)
+	plans := strings.Replace(backupPlanYAML("failing", "5s", src, repo, "STEWARD_E2E_PASSWORD"),
+		"    backup:\n", "    preconditions:\n      - command: [\"sh\", \"-c\", \"echo disk sick; exit 3\"]\n    backup:\n", 1)
+	s.mustSteward("plan", "apply", "-f", s.writePlans(plans))
+	c := s.client()
+	waitFor(t, time.Minute, "two failed runs", func() bool {
+		st, err := tryStatus(c, "failing")
+		return err == nil && st.Counters.Failed >= 2
+	})
+	s.mustSteward("pause", "failing", "--reason", "look at it")
+	st := s.status(c, "failing")
+	if st.Counters.Runs != st.Counters.Failed || st.Counters.Succeeded != 0 || st.LastRun == nil || st.LastRun.Outcome != api.OutcomeFailed ||
+		!strings.Contains(*st.LastRun.Error, "precondition") {
+		t.Fatalf("status of a plan whose precondition fails: counters %+v last run %+v", st.Counters, st.LastRun)
+	}
+	if !strings.Contains(st.Details, "last run failed: precondition") {
+		t.Errorf("details %q", st.Details)
+	}
+	l, err := tryLedger(c, "failing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := 0
+	for _, e := range l {
+		if e.Outcome == api.LedgerFailed {
+			failed++
+		}
+	}
+	if failed != st.Counters.Failed {
+		t.Errorf("ledger has %d failed entries, counters %d", failed, st.Counters.Failed)
+	}
+	var ls []control.Summary
+	if err := json.Unmarshal([]byte(s.mustSteward("plan", "ls", "-o", "json")), &ls); err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 1 || ls[0].LastResult == nil || ls[0].LastResult.Outcome != "failed" || time.Since(ls[0].LastResult.Finished) > time.Minute {
+		t.Fatalf("plan ls -o json: %+v", ls)
+	}
+	if out := s.mustSteward("plan", "ls"); !strings.Contains(out, "LAST RESULT") || !strings.Contains(out, "failed (") {
+		t.Fatalf("plan ls:\n%s", out)
+	}
+}

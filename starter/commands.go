@@ -181,7 +181,7 @@ func pauseCommand() *cli.Command {
 			if groupSelected(c) {
 				return pauseGroup(c, s)
 			}
-			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
+			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
 				return control.Pause(ctx(c), cl, id, s)
 			})
 		},
@@ -207,7 +207,7 @@ func unpauseCommand() *cli.Command {
 			if groupSelected(c) {
 				return unpauseGroup(c, s)
 			}
-			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
+			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
 				return control.Unpause(ctx(c), cl, id, s)
 			})
 		},
@@ -226,7 +226,7 @@ func triggerCommand() *cli.Command {
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
-			return signalCommand(c, func(cl client.Client, id string) (api.Status, error) {
+			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
 				return control.Trigger(ctx(c), cl, id, api.TriggerSignal{
 					Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by"),
 				})
@@ -235,18 +235,62 @@ func triggerCommand() *cli.Command {
 	}
 }
 
-// signalCommand runs a signal that returns the plan's confirmed status, and
-// prints that status.
-func signalCommand(c *cli.Context, send func(client.Client, string) (api.Status, error)) error {
-	return showPlan(c, func(cl client.Client, id string) (api.Status, error) {
-		st, err := send(cl, id)
+// requestOutput is what pause, unpause and trigger print with -o json: the
+// plan's status after the request (the shape of plan show -o json), with
+// the plan's answer to the request added.
+type requestOutput struct {
+	api.Status
+	Request api.RequestResult `json:"request"`
+}
+
+// requestCommand sends one request to a plan, and prints the plan's answer
+// and its status after it.
+func requestCommand(c *cli.Context, send func(client.Client, string) (api.RequestResult, error)) error {
+	return showPlan(c, func(cl client.Client, id string) (requestOutput, error) {
+		res, err := send(cl, id)
 		if err != nil {
-			return st, fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
+			return requestOutput{}, fmt.Errorf("%s %s: %w", c.Command.Name, id, err)
 		}
-		return st, nil
-	}, func(w io.Writer, st api.Status, _ time.Time) {
-		fmt.Fprintf(w, "%s: %s\n", st.Plan, st.Details)
-	})
+		st, err := control.Status(ctx(c), cl, id)
+		return requestOutput{Status: st, Request: res}, err
+	}, renderRequest)
+}
+
+// renderRequest prints what a request did ("paused home: lease l3, until
+// ...") and the plan's state after it.
+func renderRequest(w io.Writer, o requestOutput, now time.Time) {
+	r := o.Request
+	line := fmt.Sprintf("%s %s", r.Outcome, safe(o.Plan))
+	switch r.Outcome {
+	case api.RequestPaused:
+		line += ": lease " + safe(r.Lease.ID)
+		switch {
+		case r.Lease.Until != nil:
+			line += ", until " + when(r.Lease.Until, now)
+		case r.Lease.UntilNextRun:
+			line += ", until the next run"
+		default:
+			line += ", indefinite"
+		}
+	case api.RequestUnpaused:
+		if len(r.Ended) == 0 {
+			line += ": it was not paused"
+		} else {
+			line += ": ended " + safe(strings.Join(r.Ended, ", "))
+		}
+	case api.RequestStarted, api.RequestQueued, api.RequestJoined:
+		if r.RunID != "" {
+			line += ": run " + safe(r.RunID)
+		}
+	}
+	if r.Detail != "" {
+		line += " (" + safe(r.Detail) + ")"
+	}
+	if r.Repeated {
+		line += " [answered before; nothing changed now]"
+	}
+	fmt.Fprintln(w, line)
+	fmt.Fprintf(w, "%s: %s\n", safe(o.Plan), safe(o.Details))
 }
 
 func setupCommand() *cli.Command {
@@ -273,8 +317,11 @@ func setupCommand() *cli.Command {
 	}
 }
 
-func writeJSON(c *cli.Context, v any) error {
-	enc := json.NewEncoder(c.App.Writer)
+func writeJSON(c *cli.Context, v any) error { return encodeJSON(c.App.Writer, v) }
+
+// encodeJSON writes v as indented JSON, the form of every -o json.
+func encodeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	if err := enc.Encode(v); err != nil {
 		return errors.New("write JSON: " + err.Error())

@@ -11,15 +11,20 @@ import (
 	"github.com/steward-ops/steward/workflows/api"
 )
 
-// renderList prints plans as a table for people.
+// renderList prints plans as a table for people: how each is doing (its
+// last result, an overdue mark) and, when paused, by whom and why.
 func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 	if len(plans) == 0 {
 		fmt.Fprintln(w, "no plans (apply a plan file with: steward plan apply -f FILE)")
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST SUCCESS\tPAUSED UNTIL\tBY\tREASON")
+	fmt.Fprintln(tw, "PLAN\tKIND\tSTATE\tNEXT RUN\tLAST RESULT\tLAST SUCCESS\tPAUSED UNTIL\tBY\tREASON")
 	for _, p := range plans {
+		state := p.State
+		if p.Overdue {
+			state += " OVERDUE"
+		}
 		paused, by, reason := "-", "-", "-"
 		if p.State == api.StatePaused {
 			paused = "indefinitely"
@@ -28,13 +33,23 @@ func renderList(w io.Writer, plans []control.Summary, now time.Time) {
 			}
 			by, reason = "?", "?" // the status could not be read
 			if p.PausedBy != nil {
-				by, reason = dash(*p.PausedBy), dash(clipText(*p.PauseReason, 40))
+				by, reason = dash(*p.PausedBy), dash(safeClip(*p.PauseReason, 40))
 			}
-			if n := len(p.Leases); n > 1 {
+			switch n := len(p.Leases); {
+			case n == 2:
+				reason += " (+1 lease)"
+			case n > 2:
 				reason += fmt.Sprintf(" (+%d leases)", n-1)
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.Plan, p.Kind, p.State, when(p.NextRun, now), when(p.LastSuccess, now), paused, by, reason)
+		last := "-"
+		if r := p.LastResult; r != nil {
+			last = safe(r.Outcome)
+			if !r.Finished.IsZero() {
+				last += " (" + relative(r.Finished, now) + ")"
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", safe(p.Plan), safe(p.Kind), safe(state), when(p.NextRun, now), last, when(p.LastSuccess, now), paused, by, reason)
 	}
 	tw.Flush()
 }
@@ -147,9 +162,6 @@ func when(t *time.Time, now time.Time) string {
 	}
 	return fmt.Sprintf("%s (%s)", t.UTC().Format(time.RFC3339), relative(*t, now))
 }
-
-// clipText is safeClip, under the name renderList uses.
-func clipText(s string, n int) string { return safeClip(s, n) }
 
 // dash prints free text in a table cell: through safe, so that a tab or a
 // newline cannot break the columns, and as "-" when empty.

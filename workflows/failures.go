@@ -59,22 +59,51 @@ func (p *planner) launch(ctx workflow.Context, pr PendingRun) {
 		},
 		Summary: "check preconditions",
 	})
+	if p.atLeast(versionTruth) {
+		// Pause mode all cancels the check (and kills its command).
+		actx, p.checkCancel = workflow.WithCancel(actx)
+	}
 	p.checkFuture = workflow.ExecuteActivity(actx, activities.CheckPreconditions, req)
+	p.checkCancelReason = ""
 	c := pr
 	p.st.Checking = &c
+}
+
+// cancelCheck cancels the check of preconditions in flight, saying why in
+// the ledger.
+func (p *planner) cancelCheck(reason string) {
+	if p.checkCancel != nil && p.checkFuture != nil {
+		p.checkCancelReason = reason
+		p.checkCancel()
+	}
 }
 
 // finishCheck acts on the preconditions' verdict.
 func (p *planner) finishCheck(ctx workflow.Context, f workflow.Future) {
 	var res activities.CheckPreconditionsResult
 	err := f.Get(ctx, &res)
-	p.checkFuture = nil
+	p.checkFuture, p.checkCancel = nil, nil
 	pr := p.st.Checking
 	p.st.Checking = nil
 	if pr == nil {
 		return
 	}
 	now := workflow.Now(ctx).UTC()
+	if p.atLeast(versionTruth) {
+		forced := pr.Trigger != nil && pr.Trigger.Force
+		switch {
+		case err != nil && isCanceled(err):
+			p.st.Counters.Cancelled++
+			p.resolveWaiting(pr.Nominal, api.LedgerCancelled, "cancelled while its preconditions were checked: "+p.checkCancelReason, now)
+			return
+		case p.paused() && !forced:
+			// Paused while the check ran: the run does not start.
+			p.st.Counters.Skipped++
+			p.st.Counters.SkippedPaused++
+			p.resolveWaiting(pr.Nominal, api.LedgerSkippedPaused, "paused while its preconditions were checked", now)
+			return
+		}
+	}
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.Type() == activities.ErrBadConfig {
@@ -114,8 +143,34 @@ func (p *planner) finishCheck(ctx workflow.Context, f workflow.Future) {
 	default: // fail
 		p.st.Counters.Failed++
 		p.resolveWaiting(pr.Nominal, api.LedgerFailed, "precondition: "+reason, now)
+		if p.atLeast(versionTruth) {
+			p.recordCheckFailure(*pr, "precondition: "+reason, now)
+		}
 		p.failedFinally(now)
 	}
+}
+
+// recordCheckFailure counts a run whose preconditions failed as a failed
+// run everywhere: runs, last run, run records; its ledger entry says so.
+func (p *planner) recordCheckFailure(pr PendingRun, msg string, now time.Time) {
+	id, why := RunID(p.spec.ID, pr.Nominal), "schedule"
+	switch {
+	case pr.Attempt > 0:
+		id = fmt.Sprintf("%s/retry-%d", pr.BaseID, pr.Attempt)
+	case pr.Trigger != nil:
+		id, why = triggerRunID(p.spec.ID, pr.Nominal), "trigger"
+	}
+	if pr.Attempt > 0 && pr.Trigger != nil {
+		why = "trigger"
+	}
+	if pr.Attempt == 0 {
+		p.st.Counters.Runs++
+	}
+	msg = clip(msg, 2*maxTextLen)
+	r := api.RunRecord{ID: id, Nominal: pr.Nominal.UTC(), Started: now, Finished: &now,
+		Outcome: api.OutcomeFailed, Error: &msg, Trigger: why, Attempt: pr.Attempt}
+	p.st.LastRun = &r
+	p.addRecord(r, now)
 }
 
 // recheckInterval is how long a run waits before its preconditions are

@@ -19,19 +19,52 @@ const (
 
 func (p *planner) paused() bool { return len(p.st.Leases) > 0 }
 
-// pausedUntil is the latest expiry of the active leases, or nil when a lease
-// is indefinite or none is active.
+// pausedUntil is when the pause ends by itself: the latest end of the
+// active leases, or nil when a lease is indefinite or none is active. On
+// versionTruth an until_next_run lease ends at the next nominal time;
+// before, it counted as indefinite.
 func (p *planner) pausedUntil() *time.Time {
 	var until *time.Time
 	for _, l := range p.st.Leases {
-		if l.Until == nil {
+		end, ok := p.leaseEnd(l)
+		if !ok {
 			return nil
 		}
-		if until == nil || l.Until.After(*until) {
-			until = l.Until
+		if until == nil || end.After(*until) {
+			until = &end
 		}
 	}
 	return until
+}
+
+// leaseEnd is when lease l ends by itself; false for an indefinite lease.
+func (p *planner) leaseEnd(l api.Lease) (time.Time, bool) {
+	switch {
+	case l.Until != nil:
+		return *l.Until, true
+	case l.UntilNextRun && p.atLeast(versionTruth) && !p.st.NextRun.IsZero():
+		return p.st.NextRun, true
+	}
+	return time.Time{}, false
+}
+
+// decidingLease is the lease that decides when the pause ends: the newest
+// indefinite one, else the one that ends last. Nil when not paused.
+func (p *planner) decidingLease() *api.Lease {
+	var best *api.Lease
+	var bestEnd time.Time
+	for i := range p.st.Leases {
+		l := &p.st.Leases[i]
+		end, ok := p.leaseEnd(*l)
+		if !ok {
+			bestEnd, best = time.Time{}, l
+			continue
+		}
+		if best == nil || (!bestEnd.IsZero() && !end.Before(bestEnd)) {
+			best, bestEnd = l, end
+		}
+	}
+	return best
 }
 
 func (p *planner) receivePause(ctx workflow.Context, c workflow.ReceiveChannel) {
@@ -47,24 +80,39 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 		p.reject(ctx, api.SignalPause, err)
 		return
 	}
-	now := workflow.Now(ctx).UTC()
-	l, err := validatePause(s, now)
+	l, err := p.checkPause(ctx, s, p.atLeast(versionTruth))
 	if err != nil {
 		p.reject(ctx, api.SignalPause, err)
 		return
 	}
+	p.addLease(workflow.Now(ctx).UTC(), l)
+}
+
+// checkPause validates a pause request against the plan as it is now, and
+// returns the lease it would add, its ID still empty when none was given.
+func (p *planner) checkPause(ctx workflow.Context, s api.PauseSignal, strict bool) (api.Lease, error) {
+	l, err := validatePause(s, workflow.Now(ctx).UTC(), strict)
+	if err != nil {
+		return l, err
+	}
+	if (l.ID == "" || !p.hasLease(l.ID)) && len(p.st.Leases) >= maxLeases {
+		return l, fmt.Errorf("%d leases are active already; unpause some first", maxLeases)
+	}
+	return l, nil
+}
+
+// addLease adds a checked lease, replacing one with the same ID, and
+// returns it with its ID. Mode all cancels the run in flight, and on
+// versionTruth the check of preconditions in flight too.
+func (p *planner) addLease(now time.Time, l api.Lease) api.Lease {
 	if l.ID == "" {
 		p.st.LeaseSeq++
 		l.ID = fmt.Sprintf("l%d", p.st.LeaseSeq)
 	}
-	if !p.hasLease(l.ID) && len(p.st.Leases) >= maxLeases {
-		p.reject(ctx, api.SignalPause, fmt.Errorf("%d leases are active already; unpause some first", maxLeases))
-		return
-	}
 	kept := p.st.Leases[:0]
 	for _, old := range p.st.Leases {
 		if old.ID == l.ID {
-			p.endLease(old, now, endReplaced, l.By)
+			p.endLease(old, now, endReplaced, l.By, "")
 			continue
 		}
 		kept = append(kept, old)
@@ -78,7 +126,11 @@ func (p *planner) onPause(ctx workflow.Context, raw converter.RawValue) {
 			reason += " by " + l.By
 		}
 		p.cancelRun(reason)
+		if p.atLeast(versionTruth) {
+			p.cancelCheck(reason)
+		}
 	}
+	return l
 }
 
 func (p *planner) receiveUnpause(ctx workflow.Context, c workflow.ReceiveChannel) {
@@ -94,21 +146,39 @@ func (p *planner) onUnpause(ctx workflow.Context, raw converter.RawValue) {
 		p.reject(ctx, api.SignalUnpause, err)
 		return
 	}
-	if err := validateUnpause(s); err != nil {
+	if err := p.checkUnpause(s); err != nil {
 		p.reject(ctx, api.SignalUnpause, err)
 		return
 	}
-	now := workflow.Now(ctx).UTC()
-	if s.ID != "" && !p.hasLease(s.ID) {
-		p.reject(ctx, api.SignalUnpause, fmt.Errorf("id %q: no such active lease", clip(s.ID, 80)))
-		return
+	p.endLeases(workflow.Now(ctx).UTC(), s)
+}
+
+// checkUnpause validates an unpause request against the active leases.
+func (p *planner) checkUnpause(s api.UnpauseSignal) error {
+	if err := validateUnpause(s); err != nil {
+		return err
 	}
+	if s.ID != "" && !p.hasLease(s.ID) {
+		return fmt.Errorf("id %q: no such active lease", clip(s.ID, 80))
+	}
+	return nil
+}
+
+// endLeases ends the leases a checked unpause names (all without an ID)
+// and returns their IDs.
+func (p *planner) endLeases(now time.Time, s api.UnpauseSignal) []string {
 	p.st.Counters.Unpauses++
 	wasPaused := p.paused()
+	var ended []string
 	kept := p.st.Leases[:0]
 	for _, l := range p.st.Leases {
 		if s.ID == "" || l.ID == s.ID {
-			p.endLease(l, now, endUnpaused, s.By)
+			reason := ""
+			if p.atLeast(versionTruth) {
+				reason = s.Reason
+			}
+			p.endLease(l, now, endUnpaused, s.By, reason)
+			ended = append(ended, l.ID)
 			continue
 		}
 		kept = append(kept, l)
@@ -117,6 +187,7 @@ func (p *planner) onUnpause(ctx workflow.Context, raw converter.RawValue) {
 	if wasPaused && !p.paused() {
 		p.st.ResumeFrom, p.st.CatchUp = &now, s.CatchUp
 	}
+	return ended
 }
 
 func (p *planner) hasLease(id string) bool {
@@ -139,7 +210,7 @@ func (p *planner) expireLeases(now time.Time) {
 	kept := p.st.Leases[:0]
 	for _, l := range p.st.Leases {
 		if l.Until != nil && !l.Until.After(now) {
-			p.endLease(l, *l.Until, endExpired, "")
+			p.endLease(l, *l.Until, endExpired, "", "")
 			if l.Until.After(lastEnd) {
 				lastEnd = *l.Until
 			}
@@ -163,7 +234,7 @@ func (p *planner) skipForUntilNextRun(now time.Time) {
 	kept := p.st.Leases[:0]
 	for _, l := range p.st.Leases {
 		if l.UntilNextRun {
-			p.endLease(l, now, endExpired, "")
+			p.endLease(l, now, endExpired, "", "")
 			found = true
 			continue
 		}
@@ -183,8 +254,10 @@ func (p *planner) skipForUntilNextRun(now time.Time) {
 	}
 }
 
-func (p *planner) endLease(l api.Lease, at time.Time, how, actor string) {
-	p.st.PauseHistory = append(p.st.PauseHistory, api.PauseRecord{Lease: l, Ended: at.UTC(), EndedBy: how, Actor: actor})
+// endLease moves lease l to the pause history, saying how it ended, who
+// ended it and why.
+func (p *planner) endLease(l api.Lease, at time.Time, how, actor, reason string) {
+	p.st.PauseHistory = append(p.st.PauseHistory, api.PauseRecord{Lease: l, Ended: at.UTC(), EndedBy: how, Actor: actor, EndReason: reason})
 	if n := len(p.st.PauseHistory); n > maxPauseHistory {
 		p.st.PauseHistory = append([]api.PauseRecord(nil), p.st.PauseHistory[n-maxPauseHistory:]...)
 	}

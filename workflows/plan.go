@@ -28,6 +28,9 @@ const (
 
 // planner is the PlanWorkflow's in-memory state for one execution.
 type planner struct {
+	// ctx is the workflow's root context: runs started from an Update
+	// handler belong to the plan, not to the handler.
+	ctx    workflow.Context
 	spec   plan.Plan
 	sched  *schedule.Schedule
 	st     *State
@@ -37,15 +40,20 @@ type planner struct {
 	runCancel workflow.CancelFunc
 	// cancelReason says who cancelled the run in flight, for the ledger.
 	cancelReason string
-	// checkFuture is the precondition check in flight.
-	checkFuture workflow.Future
+	// checkFuture is the precondition check in flight; checkCancel
+	// cancels it (versionTruth), for checkCancelReason.
+	checkFuture       workflow.Future
+	checkCancel       workflow.CancelFunc
+	checkCancelReason string
 	// evictFuture is a preheat plan's cache eviction in flight.
 	evictFuture workflow.Future
 	// failuresV1 enables preconditions, run-level retries, the circuit
 	// breaker and run-record retention: executions started before they
 	// existed replay without them.
 	failuresV1 bool
-	runsHere   int
+	// version is the rung of the version ladder this execution runs on.
+	version  planVersion
+	runsHere int
 
 	// changed wakes the loop after an update handler changed the spec.
 	changed workflow.Channel
@@ -70,6 +78,7 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		return err
 	}
 	p.failuresV1 = workflow.GetVersion(ctx, "failures", workflow.DefaultVersion, 1) >= 1
+	p.version = getPlanVersion(ctx)
 	pauseCh := workflow.GetSignalChannel(ctx, api.SignalPause)
 	unpauseCh := workflow.GetSignalChannel(ctx, api.SignalUnpause)
 	triggerCh := workflow.GetSignalChannel(ctx, api.SignalTrigger)
@@ -158,6 +167,7 @@ func newPlanner(ctx workflow.Context, in PlanInput) (*planner, error) {
 		st = &State{Version: StateVersion, Created: now, Prev: now}
 	}
 	p := &planner{
+		ctx:     ctx,
 		spec:    in.Spec,
 		sched:   sched,
 		st:      st,
@@ -194,6 +204,9 @@ func (p *planner) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, api.QuerySpec, func() (plan.Plan, error) {
 		return p.spec, nil
 	}); err != nil {
+		return err
+	}
+	if err := p.registerRequestHandlers(ctx); err != nil {
 		return err
 	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateApply,

@@ -9,6 +9,7 @@ import (
 
 	"go.temporal.io/sdk/converter"
 
+	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/schedule"
 	"github.com/steward-ops/steward/workflows/api"
 )
@@ -52,7 +53,11 @@ func decodeSignal(raw converter.RawValue, v any) error {
 	}
 }
 
-func validatePause(s api.PauseSignal, now time.Time) (api.Lease, error) {
+// validatePause turns a pause request into the lease it adds. With strict
+// (executions on versionTruth and every Update), for takes days too and
+// until is bounded like for; without it a signal recorded by older code is
+// judged as that code judged it.
+func validatePause(s api.PauseSignal, now time.Time, strict bool) (api.Lease, error) {
 	l := api.Lease{ID: s.ID, Reason: s.Reason, By: s.By, Mode: s.Mode, Since: now, UntilNextRun: s.UntilNextRun}
 	set := 0
 	for _, b := range []bool{s.For != "", s.Until != "", s.UntilNextRun} {
@@ -65,9 +70,13 @@ func validatePause(s api.PauseSignal, now time.Time) (api.Lease, error) {
 	}
 	switch {
 	case s.For != "":
-		d, err := time.ParseDuration(s.For)
+		parse := time.ParseDuration
+		if strict {
+			parse = plan.ParseDuration
+		}
+		d, err := parse(s.For)
 		if err != nil {
-			return api.Lease{}, fmt.Errorf("for %q: not a duration (like 30m or 2h)", s.For)
+			return api.Lease{}, fmt.Errorf("for %q: not a duration (like 30m, 2h or 7d)", s.For)
 		}
 		if d <= 0 {
 			return api.Lease{}, fmt.Errorf("for %q: must be positive", s.For)
@@ -84,6 +93,9 @@ func validatePause(s api.PauseSignal, now time.Time) (api.Lease, error) {
 		}
 		if !u.After(now) {
 			return api.Lease{}, fmt.Errorf("until %q: is not in the future", s.Until)
+		}
+		if strict && u.Sub(now) > maxPauseFor {
+			return api.Lease{}, fmt.Errorf("until %q: more than 10 years ahead; pause without for/until for an indefinite pause", s.Until)
 		}
 		u = u.UTC()
 		l.Until = &u

@@ -50,8 +50,7 @@ func (p *planner) status() api.Status {
 	if p.st.Running != nil {
 		s.LastRun = p.st.Running
 	}
-	if !p.st.NextRun.IsZero() {
-		n := p.st.NextRun
+	if n := p.nextRun(); !n.IsZero() {
 		s.NextRun = &n
 	}
 	if t, ok := p.nextStart(); ok {
@@ -70,15 +69,38 @@ func (p *planner) status() api.Status {
 	return s
 }
 
+// nextRun is the next nominal fire time that will run: while paused, the
+// first one after the pause ends (fire times due during a pause are
+// skipped), zero for an indefinite pause. Never a time the plan has
+// already passed by.
+func (p *planner) nextRun() time.Time {
+	if !p.paused() {
+		return p.st.NextRun
+	}
+	end := p.pausedUntil()
+	if end == nil || p.st.NextRun.IsZero() {
+		return time.Time{}
+	}
+	if l := p.decidingLease(); l != nil && l.UntilNextRun && l.Until == nil {
+		// The lease ends by skipping the fire time it waits for.
+		return p.sched.Next(p.st.NextRun, p.anchors())
+	}
+	if !p.st.NextRun.Before(*end) {
+		return p.st.NextRun
+	}
+	return p.sched.Next(end.Add(-time.Nanosecond), p.anchors())
+}
+
 // nextStart is when the next run is planned to start.
 func (p *planner) nextStart() (time.Time, bool) {
-	if len(p.st.Queue) > 0 {
+	if len(p.st.Queue) > 0 && !p.paused() {
 		return p.sched.StartAt(p.spec.ID, p.st.Queue[0])
 	}
-	if p.st.NextRun.IsZero() {
+	n := p.nextRun()
+	if n.IsZero() {
 		return time.Time{}, false
 	}
-	return p.sched.StartAt(p.spec.ID, p.st.NextRun)
+	return p.sched.StartAt(p.spec.ID, n)
 }
 
 // ledger is the ledger query's result: the newest n entries (all for n <= 0).
@@ -99,7 +121,19 @@ func (p *planner) preview(n int) []api.FireTime {
 		n = defaultPreview
 	}
 	n = min(n, 1000)
-	var out []api.FireTime
+	out := []api.FireTime{}
+	if p.paused() {
+		// Fire times due during the pause are skipped; an indefinite pause
+		// has none planned.
+		next := p.nextRun()
+		if next.IsZero() {
+			return out
+		}
+		for _, f := range p.sched.Preview(p.spec.ID, next.Add(-time.Nanosecond), p.anchors(), n) {
+			out = append(out, api.FireTime{Nominal: f.Nominal, Start: f.Start})
+		}
+		return out
+	}
 	for _, q := range p.st.Queue {
 		if t, ok := p.sched.StartAt(p.spec.ID, q); ok && len(out) < n {
 			out = append(out, api.FireTime{Nominal: q, Start: t})
@@ -122,20 +156,28 @@ func (p *planner) details() string {
 	switch {
 	case p.paused():
 		b.WriteString("paused")
-		if u := p.pausedUntil(); u != nil {
+		l := p.decidingLease()
+		switch u := p.pausedUntil(); {
+		case u != nil && l.UntilNextRun && l.Until == nil:
+			fmt.Fprintf(&b, " until the next run (due %s)", u.UTC().Format("2006-01-02 15:04:05 UTC"))
+		case u != nil:
 			fmt.Fprintf(&b, " until %s", u.UTC().Format("2006-01-02 15:04:05 UTC"))
-		} else {
+		case l.UntilNextRun:
+			b.WriteString(" until the next run")
+		default:
 			b.WriteString(" indefinitely")
 		}
-		l := p.st.Leases[len(p.st.Leases)-1]
 		if l.By != "" {
-			fmt.Fprintf(&b, " by %s", l.By)
+			fmt.Fprintf(&b, " by %s", clip(l.By, 60))
 		}
 		if l.Reason != "" {
 			fmt.Fprintf(&b, ": %s", clip(l.Reason, 120))
 		}
 		if n := len(p.st.Leases); n > 1 {
 			fmt.Fprintf(&b, " (%d leases)", n)
+		}
+		if next := p.nextRun(); !next.IsZero() {
+			fmt.Fprintf(&b, "; next run %s", next.UTC().Format("2006-01-02 15:04:05 UTC"))
 		}
 	case p.st.Running != nil:
 		fmt.Fprintf(&b, "running %s since %s", p.st.Running.ID, p.st.Running.Started.UTC().Format("15:04:05 UTC"))
@@ -156,6 +198,9 @@ func (p *planner) details() string {
 	}
 	if r := p.st.LastRun; r != nil {
 		fmt.Fprintf(&b, "; last run %s", r.Outcome)
+		if r.Outcome == api.OutcomeFailed && r.Error != nil {
+			fmt.Fprintf(&b, ": %s", clip(*r.Error, 120))
+		}
 	}
 	if p.st.Overdue {
 		fmt.Fprintf(&b, "; OVERDUE: no success since %s", p.deadlineAt().Add(-p.spec.Schedule.Deadline.D()).UTC().Format("2006-01-02 15:04 UTC"))
@@ -171,6 +216,8 @@ type attrs struct {
 	pausedUntil time.Time
 	nextRun     time.Time
 	lastSuccess time.Time
+	lastResult  string
+	lastRunEnd  time.Time
 }
 
 // publish shows the plan's state in the Web UI's current details and in
@@ -187,10 +234,17 @@ func (p *planner) publish(ctx workflow.Context) {
 	if p.st.LastSuccess != nil {
 		cur.lastSuccess = *p.st.LastSuccess
 	}
+	truth := p.atLeast(versionTruth)
+	if truth {
+		cur.nextRun = p.nextRun()
+		if r := p.st.LastRun; r != nil && r.Finished != nil {
+			cur.lastResult, cur.lastRunEnd = r.Outcome, *r.Finished
+		}
+	}
 	if p.attrsShown && cur == p.shownAttrs {
 		return
 	}
-	err := workflow.UpsertTypedSearchAttributes(ctx,
+	updates := []temporal.SearchAttributeUpdate{
 		api.AttrPlan.ValueSet(p.spec.ID),
 		api.AttrKind.ValueSet(string(p.spec.Kind)),
 		api.AttrState.ValueSet(cur.state),
@@ -198,8 +252,11 @@ func (p *planner) publish(ctx workflow.Context) {
 		timeAttr(api.AttrPausedUntil, cur.pausedUntil),
 		timeAttr(api.AttrLastSuccess, cur.lastSuccess),
 		api.AttrOverdue.ValueSet(cur.overdue),
-	)
-	if err != nil {
+	}
+	if truth && cur.lastResult != "" {
+		updates = append(updates, api.AttrLastResult.ValueSet(cur.lastResult), api.AttrLastRunEnd.ValueSet(cur.lastRunEnd.Unix()))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		p.logger.Error("Upsert search attributes", "error", err)
 		return
 	}

@@ -71,6 +71,9 @@ type State struct {
 	// CacheExpiry is when a preheat plan's next cache entry expires on one
 	// of its hosts: the plan evicts then, even with no run due.
 	CacheExpiry *time.Time `json:"cache_expiry,omitempty"`
+	// Requests are the newest answered pause, unpause and trigger Updates
+	// that carried a request ID, so a retried request gets the same answer.
+	Requests []api.RequestResult `json:"requests,omitempty"`
 }
 
 // PendingRun is a run that is not in flight yet: its preconditions are

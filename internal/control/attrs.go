@@ -42,3 +42,14 @@ func timeOf(a attrs, k temporal.SearchAttributeKeyTime) *time.Time {
 	t = t.UTC()
 	return &t
 }
+
+func unixTime(a attrs, k temporal.SearchAttributeKeyInt64) time.Time {
+	// JSON numbers decode as float64.
+	switch v := a[k.GetName()].(type) {
+	case float64:
+		return time.Unix(int64(v), 0).UTC()
+	case int64:
+		return time.Unix(v, 0).UTC()
+	}
+	return time.Time{}
+}

@@ -177,6 +177,17 @@ type Summary struct {
 	PausedBy    *string     `json:"paused_by"`
 	PauseReason *string     `json:"pause_reason"`
 	Leases      []api.Lease `json:"leases"`
+	// LastResult is how the last finished run ended and when; null before
+	// the first one. A failed precondition is a failed run.
+	LastResult *LastResult `json:"last_result"`
+	// Overdue is set while the last success is older than the deadline.
+	Overdue bool `json:"overdue"`
+}
+
+// LastResult is how a plan's last finished run ended.
+type LastResult struct {
+	Outcome  string    `json:"outcome"`
+	Finished time.Time `json:"finished"`
 }
 
 // List returns the running plans, sorted by ID.
@@ -204,6 +215,10 @@ func List(ctx context.Context, c client.Client) ([]Summary, error) {
 			s.NextRun = timeOf(sa, api.AttrNextRun)
 			s.LastSuccess = timeOf(sa, api.AttrLastSuccess)
 			s.PausedUntil = timeOf(sa, api.AttrPausedUntil)
+			s.Overdue, _ = sa[api.AttrOverdue.GetName()].(bool)
+			if o := keyword(sa, api.AttrLastResult); o != "" {
+				s.LastResult = &LastResult{Outcome: o, Finished: unixTime(sa, api.AttrLastRunEnd)}
+			}
 			out = append(out, s)
 		}
 		token = resp.GetNextPageToken()

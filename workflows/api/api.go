@@ -48,7 +48,75 @@ const (
 	// QuerySpec returns the plan as the workflow runs it, defaults applied.
 	QuerySpec   = "spec"
 	UpdateApply = "apply"
+	// The pause, unpause and trigger Updates take the signals' payloads
+	// plus a request ID and answer with a RequestResult, so the steward
+	// CLI learns exactly what its own request did.
+	UpdatePause   = "pause"
+	UpdateUnpause = "unpause"
+	UpdateTrigger = "trigger"
 )
+
+// PauseRequest is the payload of the pause Update.
+type PauseRequest struct {
+	PauseSignal
+	// RequestID makes a retried request idempotent: a request ID the plan
+	// has answered before gets the first answer again, and changes nothing.
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// UnpauseRequest is the payload of the unpause Update.
+type UnpauseRequest struct {
+	UnpauseSignal
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// TriggerRequest is the payload of the trigger Update.
+type TriggerRequest struct {
+	TriggerSignal
+	RequestID string `json:"request_id,omitempty"`
+}
+
+// What a pause, unpause or trigger Update did (RequestResult.Outcome). A
+// request the plan refuses (a trigger while paused, an unknown lease, a
+// malformed payload) fails the Update with the reason instead, and
+// changes nothing.
+const (
+	RequestPaused   = "paused"
+	RequestUnpaused = "unpaused"
+	// RequestStarted: the trigger started a run now (or the check of its
+	// preconditions).
+	RequestStarted = "started"
+	// RequestQueued: the trigger runs once the run in flight (or the wait
+	// for preconditions) is over.
+	RequestQueued = "queued"
+	// RequestJoined: a trigger was already waiting; this one joins it and
+	// adds no run.
+	RequestJoined = "joined"
+)
+
+// RequestResult is the answer to a pause, unpause or trigger Update.
+type RequestResult struct {
+	RequestID string `json:"request_id,omitempty"`
+	// Request is the Update's name; Outcome one of the Request* constants.
+	Request string    `json:"request"`
+	Outcome string    `json:"outcome"`
+	At      time.Time `json:"at"`
+	// Lease is the lease a pause added.
+	Lease *Lease `json:"lease,omitempty"`
+	// Ended are the IDs of the leases an unpause ended.
+	Ended []string `json:"ended,omitempty"`
+	// Paused and Until are the plan's pause after the request: Until is
+	// when it ends by itself, null when indefinite or not paused.
+	Paused bool       `json:"paused"`
+	Until  *time.Time `json:"until"`
+	// RunID is the run a trigger started, or the run it waits behind.
+	RunID string `json:"run_id,omitempty"`
+	// Detail says more, for people.
+	Detail string `json:"detail,omitempty"`
+	// Repeated is set when the plan had answered this request ID before:
+	// this is that answer, and nothing changed now.
+	Repeated bool `json:"repeated,omitempty"`
+}
 
 // Search attributes set by PlanWorkflow.
 var (
@@ -59,6 +127,12 @@ var (
 	AttrNextRun     = temporal.NewSearchAttributeKeyTime("StewardNextRun")
 	AttrLastSuccess = temporal.NewSearchAttributeKeyTime("StewardLastSuccess")
 	AttrOverdue     = temporal.NewSearchAttributeKeyBool("StewardOverdue")
+	// AttrLastResult is the outcome of the last finished run (succeeded,
+	// failed or cancelled; a failed precondition is a failed run), and
+	// AttrLastRunEnd when it finished, in Unix seconds (SQL visibility has
+	// no Datetime slot left).
+	AttrLastResult = temporal.NewSearchAttributeKeyKeyword("StewardLastResult")
+	AttrLastRunEnd = temporal.NewSearchAttributeKeyInt64("StewardLastRunEnd")
 )
 
 // SearchAttributes lists every custom search attribute steward needs on a
@@ -71,6 +145,8 @@ var SearchAttributes = map[string]enumspb.IndexedValueType{
 	AttrNextRun.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	AttrLastSuccess.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
 	AttrOverdue.GetName():     enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrLastResult.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrLastRunEnd.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
 }
 
 // Counters count what happened to a plan over its whole life.
@@ -142,7 +218,11 @@ type PauseRecord struct {
 	Lease
 	Ended   time.Time `json:"ended"`
 	EndedBy string    `json:"ended_by"` // expired | unpaused | replaced
-	Actor   string    `json:"actor,omitempty"`
+	// Actor is who ended the lease: the unpause's by, or the by of the
+	// lease that replaced it; empty for an expiry.
+	Actor string `json:"actor,omitempty"`
+	// EndReason is the reason the unpause gave.
+	EndReason string `json:"end_reason,omitempty"`
 }
 
 // PauseSignal is the payload of the pause signal; every field is optional.
