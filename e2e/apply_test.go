@@ -114,6 +114,7 @@ func TestApplyCreatesUpdatesAndLeavesUnchanged(t *testing.T) {
 	if got := previewGap(t, c, "edit"); got != 9*time.Minute {
 		t.Fatalf("preview gap after the restart: %v, want 9m", got)
 	}
+	recordHistory(t, c, "steward/plan/edit", "plan-v1-apply-updates")
 }
 
 // TestRemovedPlanIsNotShownAsAlive: after `plan rm`, show, ledger and runs
@@ -231,8 +232,20 @@ func TestFailingPreconditionShowsInOverview(t *testing.T) {
 		st, err := tryStatus(c, "failing")
 		return err == nil && st.Counters.Failed >= 2
 	})
-	s.mustSteward("pause", "failing", "--reason", "look at it")
+	// Another client's malformed signal does not fail the CLI's own
+	// request, and a request sent twice with one ID adds one lease.
+	if err := c.SignalWorkflow(context.Background(), "steward/plan/failing", "", "pause", "not an object"); err != nil {
+		t.Fatal(err)
+	}
+	first := s.mustSteward("pause", "failing", "--reason", "look at it", "--request-id", "look-1")
+	again := s.mustSteward("pause", "failing", "--reason", "look at it", "--request-id", "look-1")
+	if !strings.HasPrefix(first, "paused failing: lease l1, indefinite") || !strings.Contains(again, "answered before; nothing changed now") {
+		t.Fatalf("pause, then the same request again:\n%s\n%s", first, again)
+	}
 	st := s.status(c, "failing")
+	if len(st.Pause.Leases) != 1 || st.Counters.Pauses != 1 || st.Counters.RejectedSignals != 1 {
+		t.Fatalf("after a bad signal and a repeated pause: leases %+v counters %+v", st.Pause.Leases, st.Counters)
+	}
 	if st.Counters.Runs != st.Counters.Failed || st.Counters.Succeeded != 0 || st.LastRun == nil || st.LastRun.Outcome != api.OutcomeFailed ||
 		!strings.Contains(*st.LastRun.Error, "precondition") {
 		t.Fatalf("status of a plan whose precondition fails: counters %+v last run %+v", st.Counters, st.LastRun)
@@ -263,4 +276,7 @@ func TestFailingPreconditionShowsInOverview(t *testing.T) {
 	if out := s.mustSteward("plan", "ls"); !strings.Contains(out, "LAST RESULT") || !strings.Contains(out, "failed (") {
 		t.Fatalf("plan ls:\n%s", out)
 	}
+	s.mustSteward("unpause", "failing", "--reason", "seen")
+	s.mustSteward("trigger", "failing", "--force")
+	recordHistory(t, c, "steward/plan/failing", "plan-v1-precondition-fail-requests")
 }

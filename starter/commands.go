@@ -171,6 +171,7 @@ func pauseCommand() *cli.Command {
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who pauses"},
 			&cli.StringFlag{Name: "id", Usage: "lease `ID`, to end this pause alone later (default: generated)"},
 			&cli.StringFlag{Name: "mode", Value: api.ModeNewRuns, Usage: "new-runs, or all to also cancel the run in flight"},
+			requestIDFlag,
 			outputFlag,
 		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
@@ -182,7 +183,7 @@ func pauseCommand() *cli.Command {
 				return pauseGroup(c, s)
 			}
 			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
-				return control.Pause(ctx(c), cl, id, s)
+				return control.Pause(ctx(c), cl, id, c.String("request-id"), s)
 			})
 		},
 	}
@@ -198,6 +199,7 @@ func unpauseCommand() *cli.Command {
 			&cli.StringFlag{Name: "catchup", Usage: "runs that came due while paused: skip (default), latest or all (bounded by catchup_max)"},
 			&cli.StringFlag{Name: "reason", Usage: "why"},
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who unpauses"},
+			requestIDFlag,
 			outputFlag,
 		}, groupFlags()...),
 		Action: func(c *cli.Context) error {
@@ -208,7 +210,7 @@ func unpauseCommand() *cli.Command {
 				return unpauseGroup(c, s)
 			}
 			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
-				return control.Unpause(ctx(c), cl, id, s)
+				return control.Unpause(ctx(c), cl, id, c.String("request-id"), s)
 			})
 		},
 	}
@@ -223,17 +225,22 @@ func triggerCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "run even while paused"},
 			&cli.StringFlag{Name: "reason", Usage: "why"},
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who triggers"},
+			requestIDFlag,
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
 			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
-				return control.Trigger(ctx(c), cl, id, api.TriggerSignal{
+				return control.Trigger(ctx(c), cl, id, c.String("request-id"), api.TriggerSignal{
 					Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by"),
 				})
 			})
 		},
 	}
 }
+
+// requestIDFlag lets a script retry a request safely: the plan answers an
+// ID it has seen with its first answer and changes nothing.
+var requestIDFlag = &cli.StringFlag{Name: "request-id", Usage: "`ID` of this request (default: generated); sending the same ID again repeats nothing (one plan only)"}
 
 // requestOutput is what pause, unpause and trigger print with -o json: the
 // plan's status after the request (the shape of plan show -o json), with

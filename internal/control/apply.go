@@ -216,16 +216,11 @@ func Update(ctx context.Context, c client.Client, p plan.Plan) error {
 	return h.Get(ctx, &st)
 }
 
+// summary is the workflow's static summary in the Web UI. A workflow's
+// static summary cannot change after it starts, so it holds nothing that
+// an apply could change; the schedule and state are in the details line.
 func summary(p plan.Plan) string {
-	when := "every " + p.Schedule.Every.String()
-	if p.Schedule.Cron != "" {
-		when = "cron " + p.Schedule.Cron
-	}
-	s := fmt.Sprintf("%s plan %s, %s", p.Kind, p.ID, when)
-	if p.Backup != nil {
-		s += ": " + p.Backup.Source + " -> " + p.Backup.Repository
-	}
-	return s
+	return fmt.Sprintf("%s plan %s (settings: steward plan show %s --spec)", p.Kind, p.ID, p.ID)
 }
 
 // Spec returns the plan running as plan id's workflow, defaults applied.

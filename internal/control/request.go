@@ -20,33 +20,36 @@ const RequestTimeout = 30 * time.Second
 // Pause adds a pause lease to plan id through the pause Update and returns
 // the plan's answer: the lease (with its ID) and when the pause ends. The
 // workflow refuses a bad request with its reason, changing nothing.
-func Pause(ctx context.Context, c client.Client, id string, s api.PauseSignal) (api.RequestResult, error) {
-	return request(ctx, c, id, api.UpdatePause, func(rid string) any { return api.PauseRequest{PauseSignal: s, RequestID: rid} })
+func Pause(ctx context.Context, c client.Client, id, requestID string, s api.PauseSignal) (api.RequestResult, error) {
+	return request(ctx, c, id, requestID, api.UpdatePause, func(rid string) any { return api.PauseRequest{PauseSignal: s, RequestID: rid} })
 }
 
 // Unpause ends one lease (s.ID) or all of plan id's leases through the
 // unpause Update, and returns the IDs of the leases it ended.
-func Unpause(ctx context.Context, c client.Client, id string, s api.UnpauseSignal) (api.RequestResult, error) {
-	return request(ctx, c, id, api.UpdateUnpause, func(rid string) any { return api.UnpauseRequest{UnpauseSignal: s, RequestID: rid} })
+func Unpause(ctx context.Context, c client.Client, id, requestID string, s api.UnpauseSignal) (api.RequestResult, error) {
+	return request(ctx, c, id, requestID, api.UpdateUnpause, func(rid string) any { return api.UnpauseRequest{UnpauseSignal: s, RequestID: rid} })
 }
 
 // Trigger asks plan id to run now through the trigger Update, and returns
 // whether a run started, waits behind the run in flight, or joined a
 // trigger already waiting.
-func Trigger(ctx context.Context, c client.Client, id string, s api.TriggerSignal) (api.RequestResult, error) {
-	return request(ctx, c, id, api.UpdateTrigger, func(rid string) any { return api.TriggerRequest{TriggerSignal: s, RequestID: rid} })
+func Trigger(ctx context.Context, c client.Client, id, requestID string, s api.TriggerSignal) (api.RequestResult, error) {
+	return request(ctx, c, id, requestID, api.UpdateTrigger, func(rid string) any { return api.TriggerRequest{TriggerSignal: s, RequestID: rid} })
 }
 
-// request sends Update name with one request ID for all its attempts: the
-// plan answers a repeated ID with its first answer and changes nothing, so
-// a request whose answer was lost (a timeout under load) is retried
-// safely.
-func request(ctx context.Context, c client.Client, id, name string, payload func(requestID string) any) (api.RequestResult, error) {
+// request sends Update name with one request ID for all its attempts (a
+// generated one when rid is empty): the plan answers a repeated ID with its
+// first answer and changes nothing, so a request whose answer was lost (a
+// timeout under load) is retried safely, also by a script that passes its
+// own ID again.
+func request(ctx context.Context, c client.Client, id, rid, name string, payload func(requestID string) any) (api.RequestResult, error) {
 	var res api.RequestResult
 	if _, err := Status(ctx, c, id); err != nil {
 		return res, err
 	}
-	rid := "r-" + randomHex()
+	if rid == "" {
+		rid = "r-" + randomHex()
+	}
 	ctx, cancel := context.WithTimeout(ctx, RequestTimeout)
 	defer cancel()
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
