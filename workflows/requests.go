@@ -21,108 +21,82 @@ const maxRequests = 64
 // refused request changes nothing and leaves no trace in history; the
 // signals stay for the temporal CLI and the Web UI.
 func (p *planner) registerRequestHandlers(ctx workflow.Context) error {
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.UpdatePause,
+	if err := handleRequest(ctx, p, api.UpdatePause,
+		func(r *api.PauseRequest) string { return r.RequestID },
+		func(ctx workflow.Context, r *api.PauseRequest) error {
+			_, err := p.checkPause(ctx, r.PauseSignal, true)
+			return err
+		},
+		func(ctx workflow.Context, now time.Time, r *api.PauseRequest) api.RequestResult {
+			l, _ := p.checkPause(ctx, r.PauseSignal, true) // checked just before
+			l = p.addLease(now, l)
+			return api.RequestResult{Outcome: api.RequestPaused, Lease: &l}
+		}); err != nil {
+		return err
+	}
+	if err := handleRequest(ctx, p, api.UpdateUnpause,
+		func(r *api.UnpauseRequest) string { return r.RequestID },
+		func(_ workflow.Context, r *api.UnpauseRequest) error { return p.checkUnpause(r.UnpauseSignal) },
+		func(_ workflow.Context, now time.Time, r *api.UnpauseRequest) api.RequestResult {
+			return api.RequestResult{Outcome: api.RequestUnpaused, Ended: p.endLeases(now, r.UnpauseSignal)}
+		}); err != nil {
+		return err
+	}
+	return handleRequest(ctx, p, api.UpdateTrigger,
+		func(r *api.TriggerRequest) string { return r.RequestID },
+		func(_ workflow.Context, r *api.TriggerRequest) error { return p.checkTrigger(r.TriggerSignal) },
+		func(_ workflow.Context, now time.Time, r *api.TriggerRequest) api.RequestResult {
+			return p.trigger(now, r.TriggerSignal)
+		})
+}
+
+// handleRequest registers Update name, whose payload R carries a request
+// ID. The payload is decoded strictly; a request ID answered before gets
+// that answer again and changes nothing; check refuses a request (in the
+// validator, so nothing is recorded), and act carries it out.
+func handleRequest[R any](ctx workflow.Context, p *planner, name string,
+	requestID func(*R) string,
+	check func(workflow.Context, *R) error,
+	act func(workflow.Context, time.Time, *R) api.RequestResult,
+) error {
+	decode := func(raw converter.RawValue) (*R, error) {
+		var r R
+		if err := decodeSignal(raw, &r); err != nil {
+			return nil, err
+		}
+		if id := requestID(&r); id != "" && !leaseIDPattern.MatchString(id) {
+			return nil, fmt.Errorf("request_id %q: use up to 64 letters, digits, '.', '_', ':' or '-'", clip(id, 80))
+		}
+		return &r, nil
+	}
+	return workflow.SetUpdateHandlerWithOptions(ctx, name,
 		func(ctx workflow.Context, raw converter.RawValue) (api.RequestResult, error) {
-			var r api.PauseRequest
-			if err := decodeSignal(raw, &r); err != nil {
-				return api.RequestResult{}, err
-			}
-			if old, ok := p.answered(r.RequestID); ok {
-				return old, nil
-			}
-			l, err := p.checkPause(ctx, r.PauseSignal, true)
+			r, err := decode(raw)
 			if err != nil {
 				return api.RequestResult{}, err
 			}
-			now := workflow.Now(ctx).UTC()
-			l = p.addLease(now, l)
-			p.changed.SendAsync(true)
-			return p.answer(now, r.RequestID, api.UpdatePause, api.RequestResult{Outcome: api.RequestPaused, Lease: &l}), nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw converter.RawValue) error {
-			var r api.PauseRequest
-			if err := decodeRequest(raw, &r, &r.RequestID); err != nil {
-				return err
-			}
-			if _, ok := p.answered(r.RequestID); ok {
-				return nil
-			}
-			_, err := p.checkPause(ctx, r.PauseSignal, true)
-			return err
-		}},
-	); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateUnpause,
-		func(ctx workflow.Context, raw converter.RawValue) (api.RequestResult, error) {
-			var r api.UnpauseRequest
-			if err := decodeSignal(raw, &r); err != nil {
-				return api.RequestResult{}, err
-			}
-			if old, ok := p.answered(r.RequestID); ok {
+			if old, ok := p.answered(requestID(r)); ok {
 				return old, nil
 			}
-			if err := p.checkUnpause(r.UnpauseSignal); err != nil {
+			if err := check(ctx, r); err != nil {
 				return api.RequestResult{}, err
 			}
 			now := workflow.Now(ctx).UTC()
-			ended := p.endLeases(now, r.UnpauseSignal)
+			res := act(ctx, now, r)
 			p.changed.SendAsync(true)
-			return p.answer(now, r.RequestID, api.UpdateUnpause, api.RequestResult{Outcome: api.RequestUnpaused, Ended: ended}), nil
+			return p.answer(now, requestID(r), name, res), nil
 		},
 		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw converter.RawValue) error {
-			var r api.UnpauseRequest
-			if err := decodeRequest(raw, &r, &r.RequestID); err != nil {
+			r, err := decode(raw)
+			if err != nil {
 				return err
 			}
-			if _, ok := p.answered(r.RequestID); ok {
+			if _, ok := p.answered(requestID(r)); ok {
 				return nil
 			}
-			return p.checkUnpause(r.UnpauseSignal)
-		}},
-	); err != nil {
-		return err
-	}
-	return workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateTrigger,
-		func(ctx workflow.Context, raw converter.RawValue) (api.RequestResult, error) {
-			var r api.TriggerRequest
-			if err := decodeSignal(raw, &r); err != nil {
-				return api.RequestResult{}, err
-			}
-			if old, ok := p.answered(r.RequestID); ok {
-				return old, nil
-			}
-			if err := p.checkTrigger(r.TriggerSignal); err != nil {
-				return api.RequestResult{}, err
-			}
-			now := workflow.Now(ctx).UTC()
-			res := p.trigger(now, r.TriggerSignal)
-			p.changed.SendAsync(true)
-			return p.answer(now, r.RequestID, api.UpdateTrigger, res), nil
-		},
-		workflow.UpdateHandlerOptions{Validator: func(ctx workflow.Context, raw converter.RawValue) error {
-			var r api.TriggerRequest
-			if err := decodeRequest(raw, &r, &r.RequestID); err != nil {
-				return err
-			}
-			if _, ok := p.answered(r.RequestID); ok {
-				return nil
-			}
-			return p.checkTrigger(r.TriggerSignal)
+			return check(ctx, r)
 		}},
 	)
-}
-
-// decodeRequest decodes an Update's payload strictly and checks its
-// request ID.
-func decodeRequest(raw converter.RawValue, v any, requestID *string) error {
-	if err := decodeSignal(raw, v); err != nil {
-		return err
-	}
-	if id := *requestID; id != "" && !leaseIDPattern.MatchString(id) {
-		return fmt.Errorf("request_id %q: use up to 64 letters, digits, '.', '_', ':' or '-'", clip(id, 80))
-	}
-	return nil
 }
 
 // checkTrigger says why a trigger request is refused, if it is.
