@@ -6,7 +6,10 @@
 // import this package only, never an implementation.
 package activities
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Activity names, as registered by the worker and scheduled by workflows.
 const (
@@ -100,6 +103,13 @@ type CheckBackupRequest struct {
 type Guard struct {
 	Path    string `json:"path"`
 	Mounted bool   `json:"mounted,omitempty"`
+}
+
+// GuardNote is the note for field (its value path) left unchecked because
+// it lies under the guard kind guardPath, which does not hold: why.
+func GuardNote(field, path, kind, guardPath, why string) string {
+	return fmt.Sprintf("%s: %s is not checked now: it lies under precondition %s %s, and %s; runs wait until it holds",
+		field, path, kind, guardPath, why)
 }
 
 // CheckBackupResult lists the problems found, each naming its field path

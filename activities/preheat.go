@@ -25,12 +25,17 @@ type CheckPreheatRequest struct {
 	Path    string     `json:"path"`
 	Headers HeaderRefs `json:"headers,omitempty"`
 	Cache   CacheSpec  `json:"cache"`
+	// Guards are the plan's path_exists and mounted preconditions: a cache
+	// under one that does not hold now is not checked (nor created), and a
+	// note says so.
+	Guards []Guard `json:"guards,omitempty"`
 }
 
 // CheckPreheatResult lists the problems found, each naming its field path
-// and the host. Empty means usable.
+// and the host. Empty means usable. Notes are what was left unchecked.
 type CheckPreheatResult struct {
 	Problems []string `json:"problems"`
+	Notes    []string `json:"notes,omitempty"`
 }
 
 // Preheat error types. A refused URL, a digest mismatch or content above the

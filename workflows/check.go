@@ -98,6 +98,7 @@ func checkPreheat(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlan
 		})
 		futures[i] = workflow.ExecuteActivity(actx, activities.CheckPreheat, activities.CheckPreheatRequest{
 			Path: path, Headers: activities.HeaderRefs(p.Headers), Cache: cacheSpec(p.Cache),
+			Guards: guards(req.Spec.Preconditions),
 		})
 	}
 	var res api.CheckPlanResult
@@ -112,6 +113,7 @@ func checkPreheat(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlan
 			continue
 		}
 		res.Problems = append(res.Problems, r.Problems...)
+		res.Notes = append(res.Notes, r.Notes...)
 	}
 	return res, nil
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"strings"
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/precheck"
@@ -37,15 +35,14 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 		res.Problems = append(res.Problems, path+": "+err.Error())
 	}
 
-	note := func(field, path string, g activities.Guard, why string) {
-		kind := "path_exists"
-		if g.Mounted {
-			kind = "mounted"
-		}
-		res.Notes = append(res.Notes, fmt.Sprintf("%s.%s: %s is not checked now: it lies under precondition %s %s, and %s; runs wait until it holds",
-			req.Path, field, path, kind, g.Path, why))
+	var guards []precheck.Guard
+	for _, g := range req.Guards {
+		guards = append(guards, precheck.Guard{Path: g.Path, Mounted: g.Mounted})
 	}
-	if g, why, waiting := waitingGuard(req.Guards, req.Source); waiting {
+	note := func(field, path string, g precheck.Guard, why string) {
+		res.Notes = append(res.Notes, activities.GuardNote(req.Path+"."+field, path, g.Kind(), g.Path, why))
+	}
+	if g, why, waiting := precheck.Waiting(guards, req.Source); waiting {
 		note(fieldSource, req.Source, g, why)
 	} else if err := readableDir(req.Source); err != nil {
 		add(fieldSource, err)
@@ -54,7 +51,7 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 	if err != nil {
 		add(field, err)
 	}
-	if g, why, waiting := waitingGuard(req.Guards, req.Repository); waiting {
+	if g, why, waiting := precheck.Waiting(guards, req.Repository); waiting {
 		note(fieldRepository, req.Repository, g, why)
 		return res, ctx.Err()
 	}
@@ -76,34 +73,6 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 		add(fieldRepository, err)
 	}
 	return res, ctx.Err()
-}
-
-// waitingGuard returns the guard that path lies under and that does not
-// hold now, with the reason it does not.
-func waitingGuard(guards []activities.Guard, path string) (activities.Guard, string, bool) {
-	for _, g := range guards {
-		if !under(path, g.Path) {
-			continue
-		}
-		r := precheck.PathExists(g.Path)
-		if r.Verdict == precheck.Proceed && g.Mounted {
-			r = precheck.Mounted(g.Path)
-		}
-		if r.Verdict != precheck.Proceed {
-			return g, r.Reason, true
-		}
-	}
-	return activities.Guard{}, "", false
-}
-
-// under reports whether path is dir or lies below it. Both are clean
-// absolute paths in a validated plan; a repository URL lies under none.
-func under(path, dir string) bool {
-	if !filepath.IsAbs(path) || !filepath.IsAbs(dir) {
-		return false
-	}
-	path, dir = filepath.Clean(path), filepath.Clean(dir)
-	return path == dir || strings.HasPrefix(path, strings.TrimSuffix(dir, "/")+"/")
 }
 
 // readableDir reports why dir cannot be snapshotted, if it cannot.

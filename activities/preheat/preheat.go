@@ -28,6 +28,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/precheck"
 	"github.com/steward-ops/steward/internal/prefetch"
 )
 
@@ -86,6 +87,14 @@ func (a *Activities) Check(_ context.Context, req activities.CheckPreheatRequest
 		if _, err := prefetch.ExpandEnv(req.Headers[name], a.LookupEnv); err != nil {
 			res.Problems = append(res.Problems, fmt.Sprintf("%s.headers.%s: %s on host %s", req.Path, name, strings.TrimPrefix(err.Error(), prefetch.ErrEnv.Error()+": "), a.Hostname))
 		}
+	}
+	var guards []precheck.Guard
+	for _, g := range req.Guards {
+		guards = append(guards, precheck.Guard{Path: g.Path, Mounted: g.Mounted})
+	}
+	if g, why, waiting := precheck.Waiting(guards, a.cacheDir(req.Cache)); waiting {
+		res.Notes = append(res.Notes, activities.GuardNote(req.Path+".cache.dir", a.cacheDir(req.Cache), g.Kind(), g.Path, why))
+		return res, nil
 	}
 	if _, err := a.open(req.Cache); err != nil {
 		field := req.Path + ".cache.dir"
@@ -248,11 +257,16 @@ func (a *Activities) Evict(_ context.Context, req activities.PreheatEvictRequest
 	return res, nil
 }
 
-func (a *Activities) open(c activities.CacheSpec) (*prefetch.Cache, error) {
-	dir := c.Dir
-	if dir == "" {
-		dir = a.CacheDir
+// cacheDir is the cache directory a preheat uses on this host.
+func (a *Activities) cacheDir(c activities.CacheSpec) string {
+	if c.Dir != "" {
+		return c.Dir
 	}
+	return a.CacheDir
+}
+
+func (a *Activities) open(c activities.CacheSpec) (*prefetch.Cache, error) {
+	dir := a.cacheDir(c)
 	if dir == "" {
 		return nil, temporal.NewNonRetryableApplicationError("no cache directory: the preheat names no cache.dir and the worker has no --cache-dir", activities.ErrBadConfig, nil)
 	}

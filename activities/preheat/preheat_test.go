@@ -261,3 +261,28 @@ func TestCheckNamesWhatWouldFail(t *testing.T) {
 		t.Fatalf("a usable preheat: %q (%v)", res.Problems, err)
 	}
 }
+
+// TestCheckLeavesAGuardedCacheAlone: a cache on a drive that a path_exists
+// precondition waits for is noted, not refused, and not created.
+func TestCheckLeavesAGuardedCacheAlone(t *testing.T) {
+	e := newEnv(t)
+	drive := filepath.Join(t.TempDir(), "usb")
+	cache := filepath.Join(drive, "cache")
+	v, err := e.env.ExecuteActivity(activities.CheckPreheat, activities.CheckPreheatRequest{
+		Path: "plans[0].preheat", Cache: activities.CacheSpec{Dir: cache},
+		Guards: []activities.Guard{{Path: drive}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.CheckPreheatResult
+	if err := v.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 0 || len(res.Notes) != 1 || !strings.HasPrefix(res.Notes[0], "plans[0].preheat.cache.dir: "+cache+" is not checked now: it lies under precondition path_exists "+drive) {
+		t.Fatalf("problems %q notes %q", res.Problems, res.Notes)
+	}
+	if _, err := os.Stat(drive); !os.IsNotExist(err) {
+		t.Fatalf("the check created the drive's directory: %v", err)
+	}
+}
