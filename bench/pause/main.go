@@ -98,6 +98,8 @@ type result struct {
 	Plans    int              `json:"group_plans"` // the group's plans, the single-plan one included
 	Summary  []string         `json:"summary"`
 	Comments []string         `json:"comments"`
+	// LoadAvg is the machine's load average at the start and the end.
+	LoadAvg [2]string `json:"loadavg_start_end"`
 }
 
 func run(ctx context.Context, o options) error {
@@ -137,7 +139,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	res := result{Date: time.Now().UTC(), CPUs: runtime.NumCPU(), Plans: o.plans + 1,
-		Single: map[string]Stats{}, Group: map[string]Stats{}}
+		Single: map[string]Stats{}, Group: map[string]Stats{}, LoadAvg: [2]string{proc.LoadAvg()}}
 
 	// One plan, one trivial workflow.
 	if err := applyPlans(ctx, c, []string{"solo"}, src, dir); err != nil {
@@ -146,8 +148,8 @@ func run(ctx context.Context, o options) error {
 	if err := startPeers(ctx, c, 1, "solo"); err != nil {
 		return err
 	}
-	fmt.Printf("single plan: %d pause/unpause pairs and %d peer signals, alternating\n", o.n, 2*o.n)
-	var pauses, unpauses, peer []time.Duration
+	fmt.Printf("single plan: %d pause/unpause pairs by signal, %d by Update (the steward CLI's path), and %d peer signals, alternating\n", o.n, o.n, 2*o.n)
+	var pauses, unpauses, upPauses, upUnpauses, peer []time.Duration
 	for i := range o.n {
 		// Alternate, so drift on a shared machine hits both alike.
 		d, err := pauseOnce(ctx, c, "solo", fmt.Sprintf("l%d", i))
@@ -167,11 +169,28 @@ func run(ctx context.Context, o options) error {
 			return err
 		}
 		peer = append(peer, d)
+		if d, err = requestOnce(func() error {
+			_, err := control.Pause(ctx, c, "solo", "", api.PauseSignal{For: "1h", ID: fmt.Sprintf("u%d", i), By: "bench"})
+			return err
+		}); err != nil {
+			return err
+		}
+		upPauses = append(upPauses, d)
+		if d, err = requestOnce(func() error {
+			_, err := control.Unpause(ctx, c, "solo", "", api.UnpauseSignal{ID: fmt.Sprintf("u%d", i)})
+			return err
+		}); err != nil {
+			return err
+		}
+		upUnpauses = append(upUnpauses, d)
 	}
 	res.Single["steward_pause_signal_to_status"] = stats(pauses)
 	res.Single["steward_unpause_signal_to_status"] = stats(unpauses)
 	res.Single["peer_signal_to_query"] = stats(peer)
-	for _, k := range []string{"steward_pause_signal_to_status", "steward_unpause_signal_to_status", "peer_signal_to_query"} {
+	res.Single["steward_pause_update_answered"] = stats(upPauses)
+	res.Single["steward_unpause_update_answered"] = stats(upUnpauses)
+	for _, k := range []string{"steward_pause_signal_to_status", "steward_unpause_signal_to_status", "peer_signal_to_query",
+		"steward_pause_update_answered", "steward_unpause_update_answered"} {
 		fmt.Printf("  %-34s %v\n", k, res.Single[k])
 	}
 
@@ -237,6 +256,8 @@ func run(ctx context.Context, o options) error {
 		fmt.Sprintf("single plan: pause signal -> status shows the lease: %v", res.Single["steward_pause_signal_to_status"]),
 		fmt.Sprintf("single plan: unpause signal -> status shows it gone: %v", res.Single["steward_unpause_signal_to_status"]),
 		fmt.Sprintf("peer: raw signal -> query shows it: %v", res.Single["peer_signal_to_query"]),
+		fmt.Sprintf("single plan: pause Update (steward CLI path: status check, then Update) -> answered: %v", res.Single["steward_pause_update_answered"]),
+		fmt.Sprintf("single plan: unpause Update -> answered: %v", res.Single["steward_unpause_update_answered"]),
 	}
 	for _, k := range []string{"steward_pause_all_until_every_status_shows", "steward_unpause_all_until_every_status_shows",
 		"peer_batch_signal_until_every_query_shows", "peer_direct_signals_until_every_query_shows",
@@ -247,6 +268,7 @@ func run(ctx context.Context, o options) error {
 		"group timings include the status query of every plan before the signal (steward_status_query_of_every_plan), the batch job, and the confirmation of every plan (as long again)",
 		"the server's batcher signals at most worker.batcherRPS (default 50) workflows per second, which bounds both batch figures",
 	}
+	res.LoadAvg[1] = proc.LoadAvg()
 	for _, s := range res.Summary {
 		fmt.Println(s)
 	}
@@ -258,6 +280,16 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	return os.WriteFile(o.out, append(b, '\n'), 0o644)
+}
+
+// requestOnce times one request through the steward CLI's path: it returns
+// once the plan has answered, which it does after applying it.
+func requestOnce(send func() error) (time.Duration, error) {
+	start := time.Now()
+	if err := send(); err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
 }
 
 // pauseOnce sends a pause signal and polls the status until it shows the
