@@ -9,6 +9,8 @@ package activities
 import (
 	"fmt"
 	"time"
+
+	"github.com/steward-ops/steward/internal/retention"
 )
 
 // Activity names, as registered by the worker and scheduled by workflows.
@@ -75,6 +77,48 @@ type BackupResult struct {
 	// Reused is true when a snapshot tagged with this run already existed
 	// (the activity was retried after it had finished).
 	Reused bool `json:"reused"`
+}
+
+// Forget applies a backup plan's retention policy to the plan's own
+// snapshots (those tagged with its ID), or in a dry run only reports what
+// it would do.
+const Forget = "Forget"
+
+// ForgetRequest names a plan's repository and its retention policy.
+// Timezone is the plan's: periods (days, weeks, ...) are counted in it.
+type ForgetRequest struct {
+	PlanID       string           `json:"plan_id"`
+	Repository   string           `json:"repository"`
+	PasswordEnv  string           `json:"password_env,omitempty"`
+	PasswordFile string           `json:"password_file,omitempty"`
+	Policy       retention.Policy `json:"policy"`
+	Timezone     string           `json:"timezone,omitempty"`
+	DryRun       bool             `json:"dry_run,omitempty"`
+	// Brief leaves the kept snapshots out of the result (a run's own
+	// retention: its history need not list every snapshot each time).
+	Brief bool `json:"brief,omitempty"`
+}
+
+// SnapshotDecision is one of a plan's snapshots and what the policy says
+// of it, with the reasons it is kept.
+type SnapshotDecision struct {
+	ID      string    `json:"id"`
+	Start   time.Time `json:"start"`
+	End     time.Time `json:"end"`
+	Run     string    `json:"run,omitempty"`
+	Files   int64     `json:"files"`
+	Bytes   int64     `json:"bytes"`
+	Keep    bool      `json:"keep"`
+	Reasons []string  `json:"reasons,omitempty"`
+}
+
+// ForgetResult lists the plan's snapshots, newest first, with the
+// decisions (only the forgotten ones when the request was brief), and how
+// many were forgotten (0 in a dry run).
+type ForgetResult struct {
+	Snapshots []SnapshotDecision `json:"snapshots"`
+	Kept      int                `json:"kept"`
+	Forgotten int                `json:"forgotten"`
 }
 
 // BackupProgress is the heartbeat detail of a running Backup activity.

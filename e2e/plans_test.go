@@ -66,6 +66,10 @@ func TestApplyRejectsBadPlansAndAppliesNothing(t *testing.T) {
 			"plans[1].backup.source: " + filepath.Join(s.dir, "nope")},
 		{"missing password variable", backupPlanYAML("bad", "10s", src, repo, "STEWARD_E2E_UNSET"),
 			"plans[1].backup.password_env: "},
+		{"unknown keep rule", strings.Replace(backupPlanYAML("bad", "10s", src, repo, "STEWARD_E2E_PASSWORD"), "      exclude:", "      keep: {dayly: 7}\n      exclude:", 1),
+			"field dayly not found"},
+		{"negative keep count", strings.Replace(backupPlanYAML("bad", "10s", src, repo, "STEWARD_E2E_PASSWORD"), "      exclude:", "      keep: {last: -1}\n      exclude:", 1),
+			"plans[1].backup.keep.last: -1: must be zero or positive"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -39,6 +39,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			preheatCommand(),
 			cacheCommand(),
 			hostsCommand(),
+			snapshotsCommand(),
 			setupCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once

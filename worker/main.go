@@ -275,6 +275,7 @@ func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
 	shared.RegisterWorkflowWithOptions(workflows.PreheatRunWorkflow, workflow.RegisterOptions{Name: api.PreheatRunWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
 	acts.Register(shared)
 	checks.Register(shared)
 	warm.Register(shared)

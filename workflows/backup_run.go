@@ -15,6 +15,7 @@ import (
 const (
 	backupStartToClose = 24 * time.Hour
 	backupHeartbeat    = time.Minute
+	forgetStartToClose = time.Hour
 )
 
 // BackupRunWorkflow runs one backup: a kopia snapshot of the plan's source,
@@ -44,7 +45,39 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunRes
 	if err != nil {
 		return BackupRunResult{}, err
 	}
-	return BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused}, nil
+	out := BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused}
+	policy := req.Backup.Keep.Policy()
+	if policy.Empty() {
+		return out, nil
+	}
+	// Retention after each successful run. Runs recorded before it existed
+	// had no keep setting, so they never reach this version check.
+	if workflow.GetVersion(ctx, "retention", workflow.DefaultVersion, 1) < 1 {
+		return out, nil
+	}
+	fctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           activities.HostTaskQueue(req.Host),
+		StartToCloseTimeout: forgetStartToClose,
+		RetryPolicy:         retryPolicy(req.Retry),
+		Summary:             "forget snapshots per backup.keep",
+	})
+	var fres activities.ForgetResult
+	err = workflow.ExecuteActivity(fctx, activities.Forget, activities.ForgetRequest{
+		PlanID:       req.PlanID,
+		Repository:   req.Backup.Repository,
+		PasswordEnv:  req.Backup.PasswordEnv,
+		PasswordFile: req.Backup.PasswordFile,
+		Policy:       policy,
+		Timezone:     req.Timezone,
+		Brief:        true,
+	}).Get(fctx, &fres)
+	if err != nil {
+		// The snapshot is made; a retry of the run reuses it and tries the
+		// retention again.
+		return BackupRunResult{}, err
+	}
+	out.Forgotten, out.Kept = fres.Forgotten, fres.Kept
+	return out, nil
 }
 
 // retryPolicy turns a plan's activity retry settings into Temporal's policy,

@@ -122,3 +122,22 @@ func isTimeout(err error) bool {
 	var te *temporal.TimeoutError
 	return errors.As(err, &te)
 }
+
+// SnapshotsWorkflow lists a backup plan's snapshots with the decisions of
+// its retention policy, or applies the policy now (steward snapshots ls
+// and forget), on the plan's host: only it has the repository password.
+func SnapshotsWorkflow(ctx workflow.Context, req api.SnapshotsRequest) (activities.ForgetResult, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              activities.HostTaskQueue(req.Host),
+		ScheduleToStartTimeout: checkTimeout,
+		StartToCloseTimeout:    forgetStartToClose,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+		Summary:                "snapshots of plan " + req.Forget.PlanID,
+	})
+	var res activities.ForgetResult
+	err := workflow.ExecuteActivity(ctx, activities.Forget, req.Forget).Get(ctx, &res)
+	if isTimeout(err) {
+		return res, fmt.Errorf("no worker of host %s answered within %v (start one with --host %s)", hostName(req.Host), checkTimeout, req.Host)
+	}
+	return res, err
+}

@@ -33,6 +33,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(PreheatRunWorkflow, workflow.RegisterOptions{Name: api.PreheatRunWorkflowName})
 			r.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
 			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
+			r.RegisterWorkflowWithOptions(SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

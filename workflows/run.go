@@ -106,7 +106,7 @@ func (p *planner) executeRun(ctx workflow.Context, nominal time.Time) workflow.C
 			PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Preheat: *p.spec.Preheat, Retry: p.spec.Retry.Activity,
 		})
 	}
-	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity}
+	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity, Timezone: p.spec.Schedule.Timezone}
 	if p.spec.Backup != nil {
 		req.Backup = *p.spec.Backup
 	}
@@ -173,6 +173,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		p.st.ConsecutiveFailures = 0
 		if res != nil {
 			r.SnapshotID, r.Files, r.Bytes, r.Downloaded = res.SnapshotID, res.Files, res.Bytes, res.Downloaded
+			r.Forgotten = res.Forgotten
 		}
 	case api.OutcomeCancelled:
 		p.st.Counters.Cancelled++

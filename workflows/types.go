@@ -97,6 +97,8 @@ type BackupRunRequest struct {
 	Host    string             `json:"host,omitempty"`
 	Backup  plan.Backup        `json:"backup"`
 	Retry   plan.ActivityRetry `json:"retry"`
+	// Timezone is the plan's: retention counts its periods in it.
+	Timezone string `json:"timezone,omitempty"`
 }
 
 // BackupRunResult is the result of a BackupRunWorkflow.
@@ -107,4 +109,8 @@ type BackupRunResult struct {
 	Reused     bool   `json:"reused"`
 	// Downloaded is set for preheat runs, whose report becomes a run record.
 	Downloaded int64 `json:"downloaded,omitempty"`
+	// Forgotten is how many of the plan's snapshots retention deleted
+	// after this one; Kept how many it kept.
+	Forgotten int `json:"forgotten,omitempty"`
+	Kept      int `json:"kept,omitempty"`
 }

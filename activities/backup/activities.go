@@ -1,5 +1,5 @@
 // Package backup implements steward's backup activities (Backup,
-// CheckBackup) over the snapshot engine, internal/snapshot.
+// CheckBackup, Forget) over the snapshot engine, internal/snapshot.
 //
 // It resolves secrets on the worker's host, so they never reach workflow
 // history; heartbeats progress, so cancellation reaches a running snapshot;
@@ -25,6 +25,8 @@ import (
 type Repository interface {
 	Snapshot(ctx context.Context, req snapshot.Request, progress func(snapshot.Progress)) (snapshot.Info, error)
 	FindByTag(ctx context.Context, key, value string) (snapshot.Info, bool, error)
+	ListTagged(ctx context.Context, key, value string) ([]snapshot.Info, error)
+	Forget(ctx context.Context, ids ...string) error
 	Close(ctx context.Context) error
 }
 
@@ -68,6 +70,7 @@ func New() *Activities {
 func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Backup, activity.RegisterOptions{Name: activities.Backup})
 	r.RegisterActivityWithOptions(a.CheckBackup, activity.RegisterOptions{Name: activities.CheckBackup})
+	r.RegisterActivityWithOptions(a.Forget, activity.RegisterOptions{Name: activities.Forget})
 }
 
 // hostname is this host's name as kopia normalizes it for snapshot sources

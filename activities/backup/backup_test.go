@@ -227,7 +227,11 @@ func (f fakeRepo) Snapshot(context.Context, snapshot.Request, func(snapshot.Prog
 func (f fakeRepo) FindByTag(context.Context, string, string) (snapshot.Info, bool, error) {
 	return snapshot.Info{}, false, nil
 }
-func (f fakeRepo) Close(context.Context) error { return nil }
+func (f fakeRepo) ListTagged(context.Context, string, string) ([]snapshot.Info, error) {
+	return nil, f.err
+}
+func (f fakeRepo) Forget(context.Context, ...string) error { return f.err }
+func (f fakeRepo) Close(context.Context) error             { return nil }
 
 func TestBackupErrorTypes(t *testing.T) {
 	for _, tc := range []struct {

@@ -131,6 +131,8 @@ type Backup struct {
 	Repository   string   `yaml:"repository" json:"repository"`
 	PasswordEnv  string   `yaml:"password_env,omitempty" json:"password_env,omitempty"`
 	PasswordFile string   `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	// Keep says which snapshots survive forget; nil keeps them all.
+	Keep *Keep `yaml:"keep,omitempty" json:"keep,omitempty"`
 }
 
 // Default retry policy of a run's activities.
@@ -512,6 +514,9 @@ func (b *Backup) validate(prefix string) Errors {
 		if strings.TrimSpace(e) == "" {
 			add(fmt.Sprintf("exclude[%d]", i), "is empty")
 		}
+	}
+	if b.Keep != nil {
+		es = append(es, b.Keep.validate(prefix+".keep")...)
 	}
 	return es
 }

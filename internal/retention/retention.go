@@ -22,18 +22,26 @@ import (
 // A count below one or a duration of zero or less leaves its rule off.
 type Policy struct {
 	// Last keeps the Last newest snapshots.
-	Last int
+	Last int `json:"last,omitempty"`
 	// Hourly, Daily, Weekly (ISO weeks), Monthly and Yearly each keep the
 	// newest snapshot of each of the last N periods that have a snapshot.
 	// While a rule has fewer periods than N, it keeps the oldest snapshot
 	// too, so the history reaches back as far as it can.
-	Hourly, Daily, Weekly, Monthly, Yearly int
+	Hourly  int `json:"hourly,omitempty"`
+	Daily   int `json:"daily,omitempty"`
+	Weekly  int `json:"weekly,omitempty"`
+	Monthly int `json:"monthly,omitempty"`
+	Yearly  int `json:"yearly,omitempty"`
 	// Within keeps every snapshot taken less than Within before the newest.
-	Within time.Duration
+	Within time.Duration `json:"within,omitempty"`
 	// WithinHourly to WithinYearly keep the newest snapshot of each period
 	// among the snapshots taken less than the duration before the newest
 	// (and the oldest snapshot, if it is one of them).
-	WithinHourly, WithinDaily, WithinWeekly, WithinMonthly, WithinYearly time.Duration
+	WithinHourly  time.Duration `json:"within_hourly,omitempty"`
+	WithinDaily   time.Duration `json:"within_daily,omitempty"`
+	WithinWeekly  time.Duration `json:"within_weekly,omitempty"`
+	WithinMonthly time.Duration `json:"within_monthly,omitempty"`
+	WithinYearly  time.Duration `json:"within_yearly,omitempty"`
 }
 
 // Empty reports whether no rule is on. An empty policy keeps every
@@ -45,8 +53,8 @@ func (p Policy) Empty() bool {
 
 // Snapshot is what a policy needs to know of a snapshot.
 type Snapshot struct {
-	ID   string
-	Time time.Time
+	ID   string    `json:"id"`
+	Time time.Time `json:"time"`
 }
 
 // Decision says whether a policy keeps a snapshot and why. A kept snapshot

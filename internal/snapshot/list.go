@@ -80,6 +80,16 @@ func (r *Repo) FindByTag(ctx context.Context, key, value string) (Info, bool, er
 	return infos[len(infos)-1], true, nil
 }
 
+// ListTagged returns the complete snapshots tagged key=value, oldest
+// first: a plan's own snapshots in a repository it may share.
+func (r *Repo) ListTagged(ctx context.Context, key, value string) ([]Info, error) {
+	infos, err := r.find(ctx, map[string]string{tagPrefix + key: value})
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots tagged %s=%s in %s: %w", key, value, r.location, classify(err))
+	}
+	return infos, nil
+}
+
 // find returns the complete snapshots whose manifests have labels, oldest
 // first.
 func (r *Repo) find(ctx context.Context, labels map[string]string) ([]Info, error) {

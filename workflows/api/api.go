@@ -17,6 +17,13 @@ import (
 	"github.com/steward-ops/steward/internal/plan"
 )
 
+// SnapshotsRequest starts a SnapshotsWorkflow: the Forget request to run
+// on the plan's host (a dry run lists the snapshots with their reasons).
+type SnapshotsRequest struct {
+	Host   string                   `json:"host,omitempty"`
+	Forget activities.ForgetRequest `json:"forget"`
+}
+
 // PlanStart is what a client starts a PlanWorkflow with: the plan alone.
 // It is the JSON form of the workflow's own input with no carried state.
 type PlanStart struct {
@@ -34,6 +41,9 @@ const (
 	PreheatRunWorkflowName = "PreheatRunWorkflow"
 	CacheEvictWorkflowName = "CacheEvictWorkflow"
 	HostsWorkflowName      = "HostsWorkflow"
+	// SnapshotsWorkflowName lists or forgets a backup plan's snapshots on
+	// its host.
+	SnapshotsWorkflowName = "SnapshotsWorkflow"
 )
 
 // Signal, query and update names: the contract with the steward CLI, the
@@ -194,6 +204,9 @@ type RunRecord struct {
 	Bytes      int64  `json:"bytes,omitempty"`
 	// Downloaded is what a preheat run transferred (0 when all was cached).
 	Downloaded int64 `json:"downloaded,omitempty"`
+	// Forgotten is how many older snapshots of the plan the run's
+	// retention (backup.keep) deleted.
+	Forgotten int `json:"forgotten,omitempty"`
 }
 
 // Pause modes.
