@@ -77,6 +77,9 @@ type BackupResult struct {
 	// Reused is true when a snapshot tagged with this run already existed
 	// (the activity was retried after it had finished).
 	Reused bool `json:"reused"`
+	// Uploaded is what this snapshot added to the repository, after
+	// deduplication and compression (0 when reused).
+	Uploaded int64 `json:"uploaded,omitempty"`
 }
 
 // Forget applies a backup plan's retention policy to the plan's own
@@ -125,6 +128,9 @@ type ForgetResult struct {
 type BackupProgress struct {
 	Files int64 `json:"files"`
 	Bytes int64 `json:"bytes"`
+	// Uploaded is what reached the repository so far, after deduplication
+	// and compression.
+	Uploaded int64 `json:"uploaded,omitempty"`
 }
 
 // CheckBackupRequest names the fields of a backup plan that only its host can

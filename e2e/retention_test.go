@@ -68,3 +68,36 @@ func TestRetentionKeepsLastThree(t *testing.T) {
 		t.Fatalf("snapshots ls of an unknown plan: %v\n%s", err, out)
 	}
 }
+
+// TestTriggerWaitFollowsTheRun: trigger --wait returns when the run it
+// started ends, prints its record (snapshot, what it added), and fails
+// when the run fails, also when it failed on its preconditions.
+func TestTriggerWaitFollowsTheRun(t *testing.T) {
+	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
+	s.start()
+	src, repo := newBackupDirs(t, s)
+	good := backupPlanYAML("waited", "1h", src, repo, "STEWARD_E2E_PASSWORD")
+	bad := strings.Replace(strings.TrimPrefix(backupPlanYAML("sick", "1h", src, repo, "STEWARD_E2E_PASSWORD"), "plans:\n"),
+		"    backup:\n", "    preconditions:\n      - command: [\"sh\", \"-c\", \"exit 2\"]\n    backup:\n", 1)
+	s.mustSteward("plan", "apply", "-f", s.writePlans(good+bad))
+
+	out := s.mustSteward("trigger", "waited", "--wait")
+	if !strings.HasPrefix(out, "started waited: run steward/plan/waited/run/") || !strings.Contains(out, "\nsucceeded ") || !strings.Contains(out, " added (dedup ") {
+		t.Fatalf("trigger --wait:\n%s", out)
+	}
+	var w struct {
+		Request api.RequestResult `json:"request"`
+		Run     *api.RunRecord    `json:"run"`
+	}
+	if err := json.Unmarshal([]byte(s.mustSteward("trigger", "waited", "--wait", "-o", "json")), &w); err != nil {
+		t.Fatal(err)
+	}
+	if w.Request.Outcome != api.RequestStarted || w.Run == nil || w.Run.ID != w.Request.RunID || w.Run.Outcome != api.OutcomeSucceeded || w.Run.SnapshotID == "" {
+		t.Fatalf("trigger --wait -o json: %+v %+v", w.Request, w.Run)
+	}
+
+	out, err := s.steward("trigger", "sick", "--wait")
+	if err == nil || !strings.Contains(out, "checking its preconditions first") || !strings.Contains(out, "failed") || !strings.Contains(out, "precondition") {
+		t.Fatalf("trigger --wait of a run whose precondition fails: %v\n%s", err, out)
+	}
+}

@@ -15,6 +15,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 	"gopkg.in/yaml.v3"
 
+	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows/api"
@@ -126,9 +127,29 @@ func planShow(c *cli.Context) error {
 			return control.Spec(ctx(c), cl, id)
 		}, renderSpec)
 	}
-	return showPlan(c, func(cl client.Client, id string) (api.Status, error) {
-		return control.Status(ctx(c), cl, id)
-	}, renderStatus)
+	return showPlan(c, func(cl client.Client, id string) (showOutput, error) {
+		st, err := control.Status(ctx(c), cl, id)
+		out := showOutput{Status: st}
+		if r := st.LastRun; err == nil && r != nil && r.Outcome == api.OutcomeRunning {
+			if p, ok, perr := control.BackupProgress(ctx(c), cl, r.ID); perr == nil && ok {
+				out.Progress = &p
+			}
+		}
+		return out, err
+	}, func(w io.Writer, o showOutput, now time.Time) {
+		renderStatus(w, o.Status, now)
+		if p := o.Progress; p != nil {
+			fmt.Fprintf(w, "\nRun in flight: %d files, %s read, %s added so far\n", p.Files, bytesText(p.Bytes), bytesText(p.Uploaded))
+		}
+	})
+}
+
+// showOutput is plan show's view: the status query's result (its shape
+// for scripts is kept; fields are only added) and the live progress of a
+// backup in flight, from its heartbeats.
+type showOutput struct {
+	api.Status
+	Progress *activities.BackupProgress `json:"progress,omitempty"`
 }
 
 // renderSpec prints a plan's settings as a plan file entry.
@@ -225,14 +246,17 @@ func triggerCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Usage: "run even while paused"},
 			&cli.StringFlag{Name: "reason", Usage: "why"},
 			&cli.StringFlag{Name: "by", Value: control.Actor(), Usage: "who triggers"},
+			&cli.BoolFlag{Name: "wait", Usage: "follow the run to its end (a progress bar on a terminal); fail when it fails"},
 			requestIDFlag,
 			outputFlag,
 		},
 		Action: func(c *cli.Context) error {
+			s := api.TriggerSignal{Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by")}
+			if c.Bool("wait") {
+				return triggerWait(c, s)
+			}
 			return requestCommand(c, func(cl client.Client, id string) (api.RequestResult, error) {
-				return control.Trigger(ctx(c), cl, id, c.String("request-id"), api.TriggerSignal{
-					Force: c.Bool("force"), Reason: c.String("reason"), By: c.String("by"),
-				})
+				return control.Trigger(ctx(c), cl, id, c.String("request-id"), s)
 			})
 		},
 	}

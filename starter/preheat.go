@@ -186,7 +186,7 @@ func runPreheat(c *cli.Context) error {
 	}
 	stopBar := func() {}
 	if !asJSON && isTerminal(c.App.ErrWriter) {
-		stopBar = showProgress(ctx(c), cl, run, c.App.ErrWriter)
+		stopBar = showBar(ctx(c), c.App.ErrWriter, "preheat", func() (sample, bool) { return preheatSample(ctx(c), cl, run) })
 	}
 	res, runErr := control.PreheatResult(ctx(c), run)
 	stopBar()
@@ -208,67 +208,30 @@ func runPreheat(c *cli.Context) error {
 	return nil
 }
 
-// showProgress draws a progress bar from the fetches' heartbeats until the
-// returned stop is called.
-func showProgress(ctx context.Context, cl client.Client, run client.WorkflowRun, w io.Writer) (stop func()) {
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(500 * time.Millisecond)
-		defer t.Stop()
-		drawn := false
-		for {
-			select {
-			case <-done:
-				if drawn {
-					fmt.Fprint(w, "\r\033[K")
-				}
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-			ps, err := control.PreheatProgress(ctx, cl, run.GetID(), run.GetRunID())
-			if err != nil || len(ps) == 0 {
-				continue
-			}
-			fmt.Fprint(w, "\r\033[K"+progressLine(ps))
-			drawn = true
-		}
-	}()
-	return func() { close(done); <-finished }
+// preheatSample reads the fetches' heartbeats for the bar.
+func preheatSample(ctx context.Context, cl client.Client, run client.WorkflowRun) (sample, bool) {
+	ps, err := control.PreheatProgress(ctx, cl, run.GetID(), run.GetRunID())
+	if err != nil || len(ps) == 0 {
+		return sample{}, false
+	}
+	return sumPreheat(ps), true
 }
 
-// progressLine sums the hosts' progress into one bar.
-func progressLine(ps []activities.PreheatProgress) string {
+// sumPreheat sums the hosts' progress into one reading; the total is
+// unknown (0) when any host does not know its size.
+func sumPreheat(ps []activities.PreheatProgress) sample {
 	var s activities.PreheatProgress
 	for _, p := range ps {
 		s.Items += p.Items
 		s.Done += p.Done
 		s.BytesDone += p.BytesDone
-		s.Downloaded += p.Downloaded
 		if p.Bytes < 0 || s.Bytes < 0 {
 			s.Bytes = -1
 		} else {
 			s.Bytes += p.Bytes
 		}
 	}
-	const width = 30
-	frac := 0.0
-	if s.Bytes > 0 {
-		frac = float64(s.BytesDone) / float64(s.Bytes)
-	} else if s.Items > 0 {
-		frac = float64(s.Done) / float64(s.Items)
-	}
-	frac = min(max(frac, 0), 1)
-	n := int(frac * width)
-	bar := strings.Repeat("=", n) + strings.Repeat(" ", width-n)
-	total := "?"
-	if s.Bytes >= 0 {
-		total = bytesText(s.Bytes)
-	}
-	return fmt.Sprintf("[%s] %3.0f%% %s/%s, %d/%d items, %d hosts", bar, 100*frac, bytesText(s.BytesDone), total, s.Done, s.Items, len(ps))
+	return sample{done: s.BytesDone, total: max(s.Bytes, 0), info: fmt.Sprintf("%d/%d items, %d hosts", s.Done, s.Items, len(ps))}
 }
 
 func isTerminal(w io.Writer) bool {

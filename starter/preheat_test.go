@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/vbauerster/mpb/v8"
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/prefetch"
@@ -123,17 +127,64 @@ func TestPreheatFlagErrors(t *testing.T) {
 	}
 }
 
-func TestProgressLine(t *testing.T) {
-	got := progressLine([]activities.PreheatProgress{
+func TestSumPreheat(t *testing.T) {
+	got := sumPreheat([]activities.PreheatProgress{
 		{Host: "a", Items: 2, Done: 1, Bytes: 100, BytesDone: 50},
 		{Host: "b", Items: 2, Done: 2, Bytes: 100, BytesDone: 100},
 	})
-	if !strings.Contains(got, " 75% ") || !strings.Contains(got, "3/4 items, 2 hosts") {
-		t.Errorf("progressLine = %q", got)
+	if got != (sample{done: 150, total: 200, info: "3/4 items, 2 hosts"}) {
+		t.Errorf("sumPreheat = %+v", got)
 	}
-	if got := progressLine([]activities.PreheatProgress{{Items: 4, Done: 1, Bytes: -1, BytesDone: 7}}); !strings.Contains(got, " 25% 7 B/?") {
-		t.Errorf("with unknown sizes: %q", got)
+	if got := sumPreheat([]activities.PreheatProgress{{Items: 4, Done: 1, Bytes: -1, BytesDone: 7}}); got.total != 0 || got.done != 7 {
+		t.Errorf("with unknown sizes: %+v", got)
 	}
+}
+
+// TestShowBar draws both kinds of bar into a buffer: a known size with
+// percentage, an unknown one with a spinner, each with its counts.
+func TestShowBar(t *testing.T) {
+	for _, tc := range []struct {
+		s    sample
+		want []string
+	}{
+		{sample{done: 512 << 10, total: 1 << 20, info: "1/2 items, 1 hosts"}, []string{"preheat", "50 %", "512.0 KiB / 1.0 MiB", "1/2 items, 1 hosts"}},
+		{sample{done: 3 << 20, info: "7 files"}, []string{"backup", "3.0 MiB", "7 files"}},
+	} {
+		var buf bytes.Buffer
+		var mu sync.Mutex
+		polled := make(chan struct{}, 1)
+		name := tc.want[0]
+		stop := showBar(t.Context(), &syncWriter{w: &buf, mu: &mu}, name, func() (sample, bool) {
+			select {
+			case polled <- struct{}{}:
+			default:
+			}
+			return tc.s, true
+		}, mpb.WithAutoRefresh(), mpb.WithWidth(200))
+		<-polled
+		stop() // waits for the reading in hand to reach the bar, then draws it once more
+
+		mu.Lock()
+		out := buf.String()
+		mu.Unlock()
+		for _, w := range tc.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("bar output lacks %q:\n%q", w, out)
+			}
+		}
+	}
+}
+
+// syncWriter lets the test read what mpb's goroutine writes.
+type syncWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
 
 // TestCacheEvictTTLTakesDays checks that --ttl reads days.

@@ -146,6 +146,12 @@ func runLine(r api.RunRecord, now time.Time) string {
 	switch {
 	case r.SnapshotID != "":
 		fmt.Fprintf(&b, " snapshot %s, %d files, %s", safe(r.SnapshotID), r.Files, bytesText(r.Bytes))
+		if r.Uploaded > 0 {
+			fmt.Fprintf(&b, ", %s added (dedup %.1fx)", bytesText(r.Uploaded), float64(r.Bytes)/float64(r.Uploaded))
+		}
+		if r.Forgotten > 0 {
+			fmt.Fprintf(&b, ", %d older forgotten", r.Forgotten)
+		}
 	case runResult(r) != "":
 		fmt.Fprintf(&b, " %s", runResult(r))
 	}

@@ -45,7 +45,7 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunRes
 	if err != nil {
 		return BackupRunResult{}, err
 	}
-	out := BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused}
+	out := BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused, Uploaded: res.Uploaded}
 	policy := req.Backup.Keep.Policy()
 	if policy.Empty() {
 		return out, nil

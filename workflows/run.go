@@ -173,7 +173,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		p.st.ConsecutiveFailures = 0
 		if res != nil {
 			r.SnapshotID, r.Files, r.Bytes, r.Downloaded = res.SnapshotID, res.Files, res.Bytes, res.Downloaded
-			r.Forgotten = res.Forgotten
+			r.Forgotten, r.Uploaded = res.Forgotten, res.Uploaded
 		}
 	case api.OutcomeCancelled:
 		p.st.Counters.Cancelled++

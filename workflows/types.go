@@ -113,4 +113,6 @@ type BackupRunResult struct {
 	// after this one; Kept how many it kept.
 	Forgotten int `json:"forgotten,omitempty"`
 	Kept      int `json:"kept,omitempty"`
+	// Uploaded is what the snapshot added to the repository.
+	Uploaded int64 `json:"uploaded,omitempty"`
 }

@@ -80,8 +80,10 @@ func (a *Activities) Backup(ctx context.Context, req activities.BackupRequest) (
 		}
 		return activities.BackupResult{}, applicationError(err)
 	}
-	log.Info("Snapshot saved", "snapshot", done.ID, "files", done.Files, "bytes", done.Bytes)
-	return result(done), nil
+	res := result(done)
+	res.Uploaded = hb.uploaded()
+	log.Info("Snapshot saved", "snapshot", done.ID, "files", done.Files, "bytes", done.Bytes, "uploaded", res.Uploaded)
+	return res, nil
 }
 
 // result describes a snapshot as the contract does.
@@ -103,19 +105,28 @@ type heartbeat struct {
 	every time.Duration
 	now   func() time.Time
 
-	mu   sync.Mutex
-	last time.Time
+	mu     sync.Mutex
+	last   time.Time
+	latest snapshot.Progress
 }
 
 func (h *heartbeat) progress(p snapshot.Progress) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.latest = p
 	t := h.now()
 	if !h.last.IsZero() && t.Sub(h.last) < h.every {
 		return
 	}
 	h.last = t
-	activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes})
+	activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes, Uploaded: p.Uploaded})
+}
+
+// uploaded is what the snapshot has written to the repository so far.
+func (h *heartbeat) uploaded() int64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.latest.Uploaded
 }
 
 // applicationError turns an engine error into the application error whose

@@ -113,6 +113,9 @@ func TestBackupIsIdempotent(t *testing.T) {
 		first.StartTime.IsZero() || first.EndTime.Before(first.StartTime) {
 		t.Errorf("first backup = %+v, want a new snapshot of 3 files, 20 bytes", first)
 	}
+	if first.Uploaded <= 0 {
+		t.Errorf("first backup uploaded %d bytes, want the new data counted", first.Uploaded)
+	}
 	mu.Lock()
 	if len(beats) == 0 {
 		t.Errorf("no progress heartbeat")

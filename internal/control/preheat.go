@@ -135,3 +135,23 @@ func PreheatResult(ctx context.Context, run client.WorkflowRun) (api.PreheatRunR
 	}
 	return res, err
 }
+
+// BackupProgress reads the live progress of backup run runID (a run
+// workflow's ID) from the latest heartbeat of its snapshot; false when it
+// has none yet or the run is over.
+func BackupProgress(ctx context.Context, c client.Client, runID string) (activities.BackupProgress, bool, error) {
+	var p activities.BackupProgress
+	desc, err := c.DescribeWorkflowExecution(ctx, runID, "")
+	if err != nil {
+		return p, false, err
+	}
+	for _, pa := range desc.GetPendingActivities() {
+		if pa.GetActivityType().GetName() != activities.Backup || pa.GetHeartbeatDetails() == nil {
+			continue
+		}
+		if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err == nil {
+			return p, true, nil
+		}
+	}
+	return p, false, nil
+}

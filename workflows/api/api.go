@@ -204,6 +204,9 @@ type RunRecord struct {
 	Bytes      int64  `json:"bytes,omitempty"`
 	// Downloaded is what a preheat run transferred (0 when all was cached).
 	Downloaded int64 `json:"downloaded,omitempty"`
+	// Uploaded is what a backup run added to the repository, after
+	// deduplication and compression: Bytes/Uploaded is its dedup ratio.
+	Uploaded int64 `json:"uploaded,omitempty"`
 	// Forgotten is how many older snapshots of the plan the run's
 	// retention (backup.keep) deleted.
 	Forgotten int `json:"forgotten,omitempty"`
