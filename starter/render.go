@@ -146,8 +146,12 @@ func runLine(r api.RunRecord, now time.Time) string {
 	switch {
 	case r.SnapshotID != "":
 		fmt.Fprintf(&b, " snapshot %s, %d files, %s", safe(r.SnapshotID), r.Files, bytesText(r.Bytes))
-		if r.Uploaded > 0 {
+		switch {
+		case r.Uploaded > 0 && r.Uploaded <= r.Bytes:
 			fmt.Fprintf(&b, ", %s added (dedup %.1fx)", bytesText(r.Uploaded), float64(r.Bytes)/float64(r.Uploaded))
+		case r.Uploaded > 0:
+			// Less data than repository metadata: no ratio worth showing.
+			fmt.Fprintf(&b, ", %s added", bytesText(r.Uploaded))
 		}
 		if r.Forgotten > 0 {
 			fmt.Fprintf(&b, ", %d older forgotten", r.Forgotten)

@@ -216,3 +216,17 @@ func TestRenderLedgerAndRunsAreSafe(t *testing.T) {
 		}
 	}
 }
+
+// TestRunLineAddedAndDedup: a run shows what it added, with the dedup
+// ratio only when the data outweighs the repository's metadata.
+func TestRunLineAddedAndDedup(t *testing.T) {
+	now := time.Date(2026, 12, 7, 14, 0, 0, 0, time.UTC)
+	r := api.RunRecord{Outcome: api.OutcomeSucceeded, Nominal: now, Started: now, SnapshotID: "k1", Files: 3, Bytes: 4 << 20, Uploaded: 1 << 20}
+	if got := runLine(r, now); !strings.Contains(got, "1.0 MiB added (dedup 4.0x)") {
+		t.Errorf("runLine = %q", got)
+	}
+	r.Bytes, r.Uploaded = 6, 9000
+	if got := runLine(r, now); !strings.Contains(got, "8.8 KiB added") || strings.Contains(got, "dedup") {
+		t.Errorf("runLine of a tiny snapshot = %q", got)
+	}
+}
