@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -279,4 +280,53 @@ func TestFailingPreconditionShowsInOverview(t *testing.T) {
 	s.mustSteward("unpause", "failing", "--reason", "seen")
 	s.mustSteward("trigger", "failing", "--force")
 	recordHistory(t, c, "steward/plan/failing", "plan-v1-precondition-fail-requests")
+}
+
+// TestPauseModeAllStopsAPreconditionCheck is issue 11's case: a run still
+// checking a slow precondition is cancelled by pause --mode all, its
+// command is killed, the ledger says so, and no backup starts.
+func TestPauseModeAllStopsAPreconditionCheck(t *testing.T) {
+	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
+	s.start()
+	src, repo := newBackupDirs(t, s)
+	pidFile := filepath.Join(s.dir, "check.pid")
+	plans := strings.Replace(backupPlanYAML("slowcheck", "1h", src, repo, "STEWARD_E2E_PASSWORD"), "    backup:\n",
+		fmt.Sprintf("    preconditions:\n      - command: [\"sh\", \"-c\", \"echo $$ > %s; exec sleep 40\"]\n        timeout: 2m\n    backup:\n", pidFile), 1)
+	s.mustSteward("plan", "apply", "-f", s.writePlans(plans))
+	s.mustSteward("trigger", "slowcheck")
+	var pid int
+	waitFor(t, time.Minute, "the precondition command to run", func() bool {
+		b, err := os.ReadFile(pidFile)
+		if err != nil {
+			return false
+		}
+		_, err = fmt.Sscan(string(b), &pid)
+		return err == nil && pid > 0
+	})
+	s.mustSteward("pause", "slowcheck", "--mode", "all", "--reason", "maintenance")
+	c := s.client()
+	waitFor(t, 30*time.Second, "the check's command to be killed", func() bool {
+		return syscall.Kill(pid, 0) != nil
+	})
+	waitFor(t, 30*time.Second, "the ledger to record the cancelled check", func() bool {
+		l, err := tryLedger(c, "slowcheck")
+		return err == nil && len(l) > 0 && l[len(l)-1].Outcome == api.LedgerCancelled &&
+			strings.Contains(l[len(l)-1].Detail, "preconditions were checked") && strings.Contains(l[len(l)-1].Detail, "mode all")
+	})
+	if snaps := listSnapshotsIfAny(t, repo); snaps != 0 {
+		t.Fatalf("%d snapshots after the pause; want none", snaps)
+	}
+	if st := s.status(c, "slowcheck"); st.Counters.Runs != 0 || st.Counters.Cancelled != 1 || st.State != api.StatePaused {
+		t.Fatalf("state %s counters %+v", st.State, st.Counters)
+	}
+}
+
+// listSnapshotsIfAny counts the repository's snapshots; a repository never
+// created has none.
+func listSnapshotsIfAny(t *testing.T, repo string) int {
+	t.Helper()
+	if _, err := os.Stat(repo); os.IsNotExist(err) {
+		return 0
+	}
+	return len(listSnapshots(t, repo))
 }
