@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows/api"
 )
 
@@ -20,7 +21,7 @@ func groupFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "all", Usage: "every running plan (one server-side batch operation)"},
 		&cli.StringFlag{Name: "selector", Usage: "the running plans a visibility `QUERY` selects, like 'StewardKind=\"backup\"'"},
-		&cli.DurationFlag{Name: "timeout", Value: control.BatchTimeout, Usage: "with --all or --selector: how long to wait for every plan to confirm"},
+		&cli.StringFlag{Name: "timeout", Value: control.BatchTimeout.String(), Usage: "with --all or --selector: how long to wait for every plan to confirm (`DURATION`, like 5m)"},
 	}
 }
 
@@ -57,13 +58,17 @@ func groupCommand(c *cli.Context, run func(client.Client, control.Selection, con
 	case c.IsSet("selector") && strings.TrimSpace(sel.Query) == "":
 		return fmt.Errorf("%s: --selector needs a query, like 'StewardKind=\"backup\"'", name)
 	}
+	timeout, err := plan.ParseDuration(c.String("timeout"))
+	if err != nil || timeout <= 0 {
+		return fmt.Errorf("%s: --timeout %q: want a positive duration, like 5m", name, c.String("timeout"))
+	}
 	cl, ns, err := dial(c)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	res, err := run(cl, sel, control.GroupOptions{
-		Timeout:   c.Duration("timeout"),
+		Timeout:   timeout,
 		Namespace: ns,
 		Identity:  "steward CLI, " + c.String("by"),
 	})

@@ -230,3 +230,18 @@ func TestRunLineAddedAndDedup(t *testing.T) {
 		t.Errorf("runLine of a tiny snapshot = %q", got)
 	}
 }
+
+// TestGroupTimeoutTakesDays: --timeout reads durations like every other
+// duration flag, days included, and refuses what is not one before
+// connecting anywhere.
+func TestGroupTimeoutTakesDays(t *testing.T) {
+	for _, bad := range []string{"soon", "0s", "-1d"} {
+		if _, err := steward(t, "pause", "--all", "--timeout", bad); err == nil || !strings.Contains(err.Error(), `--timeout "`+bad+`": want a positive duration`) {
+			t.Errorf("pause --all --timeout %s: %v", bad, err)
+		}
+	}
+	// A day is accepted: the command gets as far as connecting.
+	if _, err := steward(t, "--address", "127.0.0.1:1", "pause", "--all", "--timeout", "1d"); err == nil || strings.Contains(err.Error(), "--timeout") {
+		t.Errorf("pause --all --timeout 1d: %v, want it past the flag check", err)
+	}
+}
