@@ -118,7 +118,11 @@ func finishedRun(ctx context.Context, cl client.Client, id, runID string) (*api.
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range append([]api.RunRecord{ptrOr(st.LastRun)}, st.RecentRuns...) {
+		runs := st.RecentRuns
+		if st.LastRun != nil {
+			runs = append(runs, *st.LastRun)
+		}
+		for _, r := range runs {
 			if r.ID == runID && r.Outcome != api.OutcomeRunning {
 				return &r, nil
 			}
@@ -129,13 +133,6 @@ func finishedRun(ctx context.Context, cl client.Client, id, runID string) (*api.
 		case <-time.After(pollEvery):
 		}
 	}
-}
-
-func ptrOr(r *api.RunRecord) api.RunRecord {
-	if r == nil {
-		return api.RunRecord{}
-	}
-	return *r
 }
 
 // runSample reads a run's progress from its activities' heartbeats: a

@@ -101,27 +101,6 @@ func StartPreheat(ctx context.Context, c client.Client, req OneOffPreheat) (run 
 	return run, started != request, nil
 }
 
-// PreheatProgress reads the live progress of a preheat run: the latest
-// heartbeat of each host's fetch in flight (hosts done are not listed).
-func PreheatProgress(ctx context.Context, c client.Client, id, runID string) ([]activities.PreheatProgress, error) {
-	desc, err := c.DescribeWorkflowExecution(ctx, id, runID)
-	if err != nil {
-		return nil, err
-	}
-	var out []activities.PreheatProgress
-	for _, pa := range desc.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != activities.PreheatFetch || pa.GetHeartbeatDetails() == nil {
-			continue
-		}
-		var p activities.PreheatProgress
-		if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err != nil {
-			continue
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
 // PreheatResult waits for a preheat run and returns its report; a failed
 // run returns the report it carried with its error.
 func PreheatResult(ctx context.Context, run client.WorkflowRun) (api.PreheatRunResult, error) {
@@ -134,24 +113,4 @@ func PreheatResult(ctx context.Context, run client.WorkflowRun) (api.PreheatRunR
 		}
 	}
 	return res, err
-}
-
-// BackupProgress reads the live progress of backup run runID (a run
-// workflow's ID) from the latest heartbeat of its snapshot; false when it
-// has none yet or the run is over.
-func BackupProgress(ctx context.Context, c client.Client, runID string) (activities.BackupProgress, bool, error) {
-	var p activities.BackupProgress
-	desc, err := c.DescribeWorkflowExecution(ctx, runID, "")
-	if err != nil {
-		return p, false, err
-	}
-	for _, pa := range desc.GetPendingActivities() {
-		if pa.GetActivityType().GetName() != activities.Backup || pa.GetHeartbeatDetails() == nil {
-			continue
-		}
-		if err := converter.GetDefaultDataConverter().FromPayloads(pa.GetHeartbeatDetails(), &p); err == nil {
-			return p, true, nil
-		}
-	}
-	return p, false, nil
 }
