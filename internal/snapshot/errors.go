@@ -34,8 +34,17 @@ var (
 	// ErrNoRepository: the location holds no kopia repository, and either
 	// Options.Create is false or the location holds other files.
 	ErrNoRepository = errors.New("no kopia repository")
-	// ErrNotFound: no snapshot has the given ID.
+	// ErrNotFound: no snapshot has the given ID, or the snapshot has no
+	// such path.
 	ErrNotFound = errors.New("snapshot not found")
+	// ErrTargetNotEmpty: a restore target is a directory that already
+	// holds files, and overwriting was not asked for.
+	ErrTargetNotEmpty = errors.New("restore target is not empty")
+	// ErrUnsafePath: a restore would write outside its target: an entry of
+	// the snapshot has a name such as "../x" or "/etc/x", or a directory
+	// to restore into is a symbolic link in the target (or the target is
+	// not a directory at all).
+	ErrUnsafePath = errors.New("would write outside the restore target")
 )
 
 // kindError gives an error one of the sentinel kinds above while keeping its
@@ -54,7 +63,7 @@ func classify(err error) error {
 	if err == nil {
 		return nil
 	}
-	for _, k := range []error{ErrWrongPassword, ErrNoSpace, ErrCorrupt, ErrNoSource, ErrUnsupported, ErrNoRepository, ErrNotFound} {
+	for _, k := range []error{ErrWrongPassword, ErrNoSpace, ErrCorrupt, ErrNoSource, ErrUnsupported, ErrNoRepository, ErrNotFound, ErrTargetNotEmpty, ErrUnsafePath} {
 		if errors.Is(err, k) {
 			return err
 		}

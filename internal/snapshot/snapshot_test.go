@@ -85,7 +85,7 @@ func TestSnapshotAndRestore(t *testing.T) {
 	}
 
 	target := filepath.Join(t.TempDir(), "restored")
-	if err := r.Restore(t.Context(), got.ID, target); err != nil {
+	if _, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if restored := snapshottest.ReadTree(t, target); !maps.Equal(restored, want) {
@@ -268,7 +268,7 @@ func TestCancelledSnapshotLeavesNoManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := t.TempDir()
-	if err := r2.Restore(t.Context(), got.ID, target); err != nil {
+	if _, err := r2.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if restored := snapshottest.ReadTree(t, target); !maps.Equal(restored, files) {
@@ -393,7 +393,7 @@ func TestCorruptRepository(t *testing.T) {
 		}
 		opts.ConfigDir = t.TempDir() // no cached copy of the data
 		r2 := snapshottest.Open(t, opts)
-		err = r2.Restore(t.Context(), got.ID, t.TempDir())
+		_, err = r2.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: t.TempDir()}, nil)
 		if !errors.Is(err, snapshot.ErrCorrupt) {
 			t.Errorf("restore with data packs gone: %v, want ErrCorrupt", err)
 		}
@@ -402,7 +402,7 @@ func TestCorruptRepository(t *testing.T) {
 
 func TestRestoreUnknownSnapshot(t *testing.T) {
 	r := snapshottest.Open(t, snapshottest.Options(t))
-	err := r.Restore(t.Context(), "k0123456789abcdef0123456789abcdef", t.TempDir())
+	_, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: "k0123456789abcdef0123456789abcdef", Target: t.TempDir()}, nil)
 	if !errors.Is(err, snapshot.ErrNotFound) {
 		t.Errorf("restore of an unknown ID: %v, want ErrNotFound", err)
 	}
@@ -419,7 +419,7 @@ func TestRepositoryInsideSourceIsLeftOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	target := t.TempDir()
-	if err := r.Restore(t.Context(), got.ID, target); err != nil {
+	if _, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
 		t.Fatal(err)
 	}
 	restored := snapshottest.ReadTree(t, target)
@@ -451,7 +451,7 @@ func TestForget(t *testing.T) {
 		t.Errorf("forgetting it again: %v, want ErrNotFound", err)
 	}
 	// The data of the forgotten snapshot is still referenced by the other.
-	if err := r.Restore(t.Context(), ids[1], t.TempDir()); err != nil {
+	if _, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: ids[1], Target: t.TempDir()}, nil); err != nil {
 		t.Error(err)
 	}
 }
