@@ -118,7 +118,7 @@ func TestDiskFullFailsClearlyAndRecovers(t *testing.T) {
 	if n := len(listSnapshots(t, repo)); n != 0 {
 		t.Fatalf("%d snapshots after a disk-full run", n)
 	}
-	if err := openRepo(t, repo).Verify(context.Background(), 100); err != nil {
+	if _, err := openRepo(t, repo).Verify(context.Background(), 100); err != nil {
 		t.Fatalf("the repository does not verify after running out of space: %v", err)
 	}
 

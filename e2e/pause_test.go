@@ -180,7 +180,7 @@ func TestPauseModeAllCancelsRunningBackup(t *testing.T) {
 		t.Fatalf("the ledger does not say the pause cancelled run %s: %+v (%v)", running, l, err)
 	}
 	r := openRepo(t, repo)
-	if err := r.Verify(context.Background(), 100); err != nil {
+	if _, err := r.Verify(context.Background(), 100); err != nil {
 		t.Fatalf("the repository does not verify after a cancelled backup: %v", err)
 	}
 	snaps, err := r.List(context.Background())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/kopia/kopia/fs"
 	"github.com/kopia/kopia/repo"
@@ -29,17 +30,25 @@ const (
 // reuse their data.
 //
 // A problem found has the kind ErrCorrupt and names the snapshot and path.
-func (r *Repo) Verify(ctx context.Context, percent float64) error {
+func (r *Repo) Verify(ctx context.Context, percent float64) (VerifyStats, error) {
+	var st VerifyStats
 	if percent < 0 || percent > 100 {
-		return fmt.Errorf("verify %s: percent %v: want 0 to 100", r.location, percent)
+		return st, fmt.Errorf("verify %s: percent %v: want 0 to 100", r.location, percent)
 	}
-	if err := r.verify(ctx, percent); err != nil {
-		return fmt.Errorf("verify snapshots in %s: %w", r.location, err)
+	if err := r.verify(ctx, percent, &st); err != nil {
+		return st, fmt.Errorf("verify snapshots in %s: %w", r.location, err)
 	}
-	return nil
+	return st, nil
 }
 
-func (r *Repo) verify(ctx context.Context, percent float64) error {
+// VerifyStats count what a verification checked: snapshots, and the
+// distinct files of their trees.
+type VerifyStats struct {
+	Snapshots int
+	Files     int64
+}
+
+func (r *Repo) verify(ctx context.Context, percent float64, st *VerifyStats) error {
 	opts := snapshotfs.VerifierOptions{VerifyFilesPercent: percent}
 	if dr, ok := r.rep.(repo.DirectRepository); ok {
 		// With the list of pack blobs, a file whose contents are indexed
@@ -62,12 +71,14 @@ func (r *Repo) verify(ctx context.Context, percent float64) error {
 	// kopia's verifier checks one file; the walker goes through the trees
 	// in parallel, once per distinct object, and names what fails.
 	v := snapshotfs.NewVerifier(ctx, r.rep, opts)
+	var files atomic.Int64
 	tw, err := snapshotfs.NewTreeWalker(ctx, snapshotfs.TreeWalkerOptions{
 		MaxErrors: verifyMaxErrors,
 		EntryCallback: func(ctx context.Context, e fs.Entry, oid object.ID, path string) error {
 			if e.IsDir() {
 				return nil
 			}
+			files.Add(1)
 			if err := v.VerifyFile(ctx, oid, path, e.Size()); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
@@ -88,6 +99,7 @@ func (r *Repo) verify(ctx context.Context, percent float64) error {
 		}
 		// The walker collects the errors; they are reported below.
 		_ = tw.Process(ctx, root, fmt.Sprintf("snapshot %s %s", man.ID, man.Source.Path))
+		st.Snapshots++
 		if tw.TooManyErrors() || ctx.Err() != nil {
 			break
 		}
@@ -95,6 +107,7 @@ func (r *Repo) verify(ctx context.Context, percent float64) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
+	st.Files = files.Load()
 	errs, n := tw.GetErrors()
 	if n == 0 {
 		return nil

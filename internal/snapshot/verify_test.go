@@ -45,15 +45,19 @@ func TestVerifyHealthyRepository(t *testing.T) {
 	opts := verifiedRepo(t)
 	r := snapshottest.Open(t, opts)
 	for _, pct := range []float64{0, 50, 100} {
-		if err := r.Verify(t.Context(), pct); err != nil {
+		st, err := r.Verify(t.Context(), pct)
+		if err != nil {
 			t.Errorf("Verify(%v) of a healthy repository: %v", pct, err)
+		}
+		if st.Snapshots == 0 || st.Files == 0 {
+			t.Errorf("Verify(%v) checked %+v, want the repository's snapshots and files counted", pct, st)
 		}
 	}
 }
 
 func TestVerifyEmptyRepository(t *testing.T) {
 	r := snapshottest.Open(t, snapshottest.Options(t))
-	if err := r.Verify(t.Context(), 100); err != nil {
+	if _, err := r.Verify(t.Context(), 100); err != nil {
 		t.Errorf("Verify of a repository without snapshots: %v", err)
 	}
 }
@@ -68,7 +72,7 @@ func TestVerifyFindsMissingPack(t *testing.T) {
 		}
 	}
 	r := snapshottest.Open(t, opts)
-	err := r.Verify(t.Context(), 0)
+	_, err := r.Verify(t.Context(), 0)
 	if !errors.Is(err, snapshot.ErrCorrupt) {
 		t.Fatalf("Verify(0) with the data packs gone: %v, want ErrCorrupt", err)
 	}
@@ -95,10 +99,10 @@ func TestVerifyReadsFilesToFindDamage(t *testing.T) {
 		}
 	}
 	r := snapshottest.Open(t, opts)
-	if err := r.Verify(t.Context(), 0); err != nil {
+	if _, err := r.Verify(t.Context(), 0); err != nil {
 		t.Errorf("Verify(0) reads no file, so it cannot see damaged bytes, yet: %v", err)
 	}
-	err := r.Verify(t.Context(), 100)
+	_, err := r.Verify(t.Context(), 100)
 	if !errors.Is(err, snapshot.ErrCorrupt) {
 		t.Fatalf("Verify(100) with damaged packs: %v, want ErrCorrupt", err)
 	}
@@ -111,14 +115,14 @@ func TestVerifyReadsFilesToFindDamage(t *testing.T) {
 func TestVerifyBadInput(t *testing.T) {
 	r := snapshottest.Open(t, snapshottest.Options(t))
 	for _, pct := range []float64{-1, 100.5} {
-		if err := r.Verify(t.Context(), pct); err == nil || !strings.Contains(err.Error(), "want 0 to 100") {
+		if _, err := r.Verify(t.Context(), pct); err == nil || !strings.Contains(err.Error(), "want 0 to 100") {
 			t.Errorf("Verify(%v): %v, want an error about the range", pct, err)
 		}
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	opts := verifiedRepo(t)
-	if err := snapshottest.Open(t, opts).Verify(ctx, 100); !errors.Is(err, context.Canceled) {
+	if _, err := snapshottest.Open(t, opts).Verify(ctx, 100); !errors.Is(err, context.Canceled) {
 		t.Errorf("Verify with a cancelled context: %v, want context.Canceled", err)
 	}
 }
