@@ -216,3 +216,82 @@ type CheckPreconditionsResult struct {
 	// Output is the command's combined output, capped.
 	Output string `json:"output,omitempty"`
 }
+
+// PrepareRestore chooses the snapshot a restore reads and checks that the
+// restore can start: the path is in the snapshot, and the target on the
+// plan's host is missing, empty, or Overwrite is set. It writes nothing.
+const PrepareRestore = "PrepareRestore"
+
+// Restore writes a snapshot (or one path of it) into a target directory on
+// its host, never outside it. A retried attempt keeps what an interrupted
+// one finished.
+const Restore = "Restore"
+
+// SnapshotLatest selects a plan's newest snapshot.
+const SnapshotLatest = "latest"
+
+// PrepareRestoreRequest selects one of plan PlanID's snapshots: Snapshot
+// (an ID, a unique prefix of one, or SnapshotLatest), or the newest taken
+// at or before At.
+type PrepareRestoreRequest struct {
+	PlanID       string     `json:"plan_id"`
+	Repository   string     `json:"repository"`
+	PasswordEnv  string     `json:"password_env,omitempty"`
+	PasswordFile string     `json:"password_file,omitempty"`
+	Snapshot     string     `json:"snapshot,omitempty"`
+	At           *time.Time `json:"at,omitempty"`
+	// Path is a slash-separated path inside the snapshot; empty means all.
+	Path      string `json:"path,omitempty"`
+	Target    string `json:"target"`
+	Overwrite bool   `json:"overwrite,omitempty"`
+}
+
+// PrepareRestoreResult names the snapshot chosen and the size of what will
+// be restored from it.
+type PrepareRestoreResult struct {
+	SnapshotID string    `json:"snapshot_id"`
+	Taken      time.Time `json:"taken"`
+	Source     string    `json:"source"`
+	// Path is the path restored, inside the snapshot ("" for all).
+	Path string `json:"path,omitempty"`
+	// Host is the worker host that checked the target.
+	Host string `json:"host"`
+	// Dir is false when Path names a file or a symbolic link.
+	Dir   bool  `json:"dir"`
+	Files int64 `json:"files"`
+	Bytes int64 `json:"bytes"`
+}
+
+// RestoreRequest restores path Path of snapshot SnapshotID into Target.
+// Files and Bytes are the totals PrepareRestore found, for progress.
+type RestoreRequest struct {
+	Repository   string `json:"repository"`
+	PasswordEnv  string `json:"password_env,omitempty"`
+	PasswordFile string `json:"password_file,omitempty"`
+	SnapshotID   string `json:"snapshot_id"`
+	Path         string `json:"path,omitempty"`
+	Target       string `json:"target"`
+	Files        int64  `json:"files"`
+	Bytes        int64  `json:"bytes"`
+}
+
+// RestoreResult counts what a restore wrote. Kept counts the files an
+// interrupted attempt had already written, found intact and not written
+// again.
+type RestoreResult struct {
+	Files     int64 `json:"files"`
+	Dirs      int64 `json:"dirs"`
+	Symlinks  int64 `json:"symlinks"`
+	Bytes     int64 `json:"bytes"`
+	Kept      int64 `json:"kept,omitempty"`
+	KeptBytes int64 `json:"kept_bytes,omitempty"`
+}
+
+// RestoreProgress is the heartbeat detail of a running Restore activity:
+// done so far of the totals.
+type RestoreProgress struct {
+	Files      int64 `json:"files"`
+	Bytes      int64 `json:"bytes"`
+	TotalFiles int64 `json:"total_files"`
+	TotalBytes int64 `json:"total_bytes"`
+}

@@ -150,7 +150,7 @@ func listSnapshots(t *testing.T, repo string) []snapshot.Info {
 
 func restore(t *testing.T, repo, id, target string) {
 	t.Helper()
-	if err := openRepo(t, repo).Restore(context.Background(), id, target); err != nil {
+	if _, err := openRepo(t, repo).Restore(context.Background(), snapshot.RestoreRequest{ID: id, Target: target}, nil); err != nil {
 		t.Fatalf("restore %s: %v", id, err)
 	}
 }

@@ -40,6 +40,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			cacheCommand(),
 			hostsCommand(),
 			snapshotsCommand(),
+			restoreCommand(),
 			setupCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once

@@ -34,6 +34,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(CacheEvictWorkflow, workflow.RegisterOptions{Name: api.CacheEvictWorkflowName})
 			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
 			r.RegisterWorkflowWithOptions(SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
+			r.RegisterWorkflowWithOptions(RestoreWorkflow, workflow.RegisterOptions{Name: api.RestoreWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

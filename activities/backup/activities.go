@@ -27,6 +27,9 @@ type Repository interface {
 	FindByTag(ctx context.Context, key, value string) (snapshot.Info, bool, error)
 	ListTagged(ctx context.Context, key, value string) ([]snapshot.Info, error)
 	Forget(ctx context.Context, ids ...string) error
+	Stat(ctx context.Context, id, path string) (snapshot.Entry, error)
+	Lock(ctx context.Context, exclusive bool, waiting func()) (unlock func(), err error)
+	Restore(ctx context.Context, req snapshot.RestoreRequest, progress func(snapshot.RestoreProgress)) (snapshot.RestoreStats, error)
 	Close(ctx context.Context) error
 }
 
@@ -71,6 +74,8 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Backup, activity.RegisterOptions{Name: activities.Backup})
 	r.RegisterActivityWithOptions(a.CheckBackup, activity.RegisterOptions{Name: activities.CheckBackup})
 	r.RegisterActivityWithOptions(a.Forget, activity.RegisterOptions{Name: activities.Forget})
+	r.RegisterActivityWithOptions(a.PrepareRestore, activity.RegisterOptions{Name: activities.PrepareRestore})
+	r.RegisterActivityWithOptions(a.Restore, activity.RegisterOptions{Name: activities.Restore})
 }
 
 // hostname is this host's name as kopia normalizes it for snapshot sources
@@ -84,4 +89,27 @@ func hostname() string {
 		h = h[:i]
 	}
 	return strings.ToLower(h)
+}
+
+// openExisting opens a repository that must exist already, with the
+// password the plan references; done closes it.
+func (a *Activities) openExisting(ctx context.Context, repository, passwordEnv, passwordFile string) (r Repository, done func(), err error) {
+	password, err := a.password(passwordEnv, passwordFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err = a.Open(ctx, snapshot.Options{
+		Repository: repository,
+		Password:   password,
+		Hostname:   a.Hostname,
+		ConfigDir:  a.ConfigDir,
+	})
+	if err != nil {
+		return nil, nil, applicationError(err)
+	}
+	return r, func() {
+		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
+			activity.GetLogger(ctx).Warn("Closing the repository failed", "repository", repository, "error", err)
+		}
+	}, nil
 }

@@ -66,7 +66,15 @@ func (a *Activities) Backup(ctx context.Context, req activities.BackupRequest) (
 			log.Info("Resuming after an interrupted attempt", "files", was.Files, "bytes", was.Bytes)
 		}
 	}
-	hb := &heartbeat{ctx: ctx, every: a.HeartbeatEvery, now: a.Now}
+	hb := &heartbeat{ctx: ctx, throttle: throttle{every: a.HeartbeatEvery, now: a.Now}}
+	// Verification and maintenance of the repository have it to
+	// themselves: wait for them, heartbeating so the wait is visible and
+	// cancellable.
+	unlock, err := r.Lock(ctx, false, func() { hb.progress(snapshot.Progress{}) })
+	if err != nil {
+		return activities.BackupResult{}, err
+	}
+	defer unlock()
 	done, err := r.Snapshot(ctx, snapshot.Request{
 		Source:      req.Source,
 		Exclude:     req.Exclude,
@@ -101,12 +109,10 @@ func result(in snapshot.Info) activities.BackupResult {
 // heartbeat records snapshot progress as activity heartbeats, at most once
 // per every: each one is a chance for a cancellation to reach the activity.
 type heartbeat struct {
-	ctx   context.Context
-	every time.Duration
-	now   func() time.Time
+	ctx context.Context
+	throttle
 
 	mu     sync.Mutex
-	last   time.Time
 	latest snapshot.Progress
 }
 
@@ -114,12 +120,26 @@ func (h *heartbeat) progress(p snapshot.Progress) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.latest = p
-	t := h.now()
-	if !h.last.IsZero() && t.Sub(h.last) < h.every {
-		return
+	if h.due() {
+		activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes, Uploaded: p.Uploaded})
 	}
-	h.last = t
-	activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes, Uploaded: p.Uploaded})
+}
+
+// throttle says when a heartbeat is due: the first time, then at most once
+// per every. Its callers never call due from two goroutines at once.
+type throttle struct {
+	every time.Duration
+	now   func() time.Time
+	last  time.Time
+}
+
+func (t *throttle) due() bool {
+	now := t.now()
+	if !t.last.IsZero() && now.Sub(t.last) < t.every {
+		return false
+	}
+	t.last = now
+	return true
 }
 
 // uploaded is what the snapshot has written to the repository so far.
@@ -143,7 +163,8 @@ func applicationError(err error) error {
 	case errors.Is(err, snapshot.ErrCorrupt):
 		typ = activities.ErrCorruptRepository
 	case errors.Is(err, snapshot.ErrNoSource), errors.Is(err, snapshot.ErrUnsupported),
-		errors.Is(err, snapshot.ErrNoRepository):
+		errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrNotFound),
+		errors.Is(err, snapshot.ErrTargetNotEmpty), errors.Is(err, snapshot.ErrUnsafePath):
 		typ = activities.ErrBadConfig
 	default:
 		return err

@@ -140,7 +140,7 @@ func TestBackupIsIdempotent(t *testing.T) {
 		t.Fatalf("repository holds %+v, want the one snapshot %s tagged plan=home run=%s from nas-1", list, first.SnapshotID, req.RunID)
 	}
 	target := t.TempDir()
-	if err := r.Restore(t.Context(), first.SnapshotID, target); err != nil {
+	if _, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: first.SnapshotID, Target: target}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := maps.Clone(sourceTree)
@@ -233,8 +233,15 @@ func (f fakeRepo) FindByTag(context.Context, string, string) (snapshot.Info, boo
 func (f fakeRepo) ListTagged(context.Context, string, string) ([]snapshot.Info, error) {
 	return nil, f.err
 }
-func (f fakeRepo) Forget(context.Context, ...string) error { return f.err }
-func (f fakeRepo) Close(context.Context) error             { return nil }
+func (f fakeRepo) Forget(context.Context, ...string) error            { return f.err }
+func (f fakeRepo) Close(context.Context) error                        { return nil }
+func (f fakeRepo) Lock(context.Context, bool, func()) (func(), error) { return func() {}, nil }
+func (f fakeRepo) Stat(context.Context, string, string) (snapshot.Entry, error) {
+	return snapshot.Entry{}, f.err
+}
+func (f fakeRepo) Restore(context.Context, snapshot.RestoreRequest, func(snapshot.RestoreProgress)) (snapshot.RestoreStats, error) {
+	return snapshot.RestoreStats{}, f.err
+}
 
 func TestBackupErrorTypes(t *testing.T) {
 	for _, tc := range []struct {

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/retention"
 	"github.com/steward-ops/steward/internal/snapshot"
@@ -30,24 +28,11 @@ func (a *Activities) Forget(ctx context.Context, req activities.ForgetRequest) (
 		}
 		loc = l
 	}
-	password, err := a.password(req.PasswordEnv, req.PasswordFile)
+	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
 	if err != nil {
 		return res, err
 	}
-	r, err := a.Open(ctx, snapshot.Options{
-		Repository: req.Repository,
-		Password:   password,
-		Hostname:   a.Hostname,
-		ConfigDir:  a.ConfigDir,
-	})
-	if err != nil {
-		return res, applicationError(err)
-	}
-	defer func() {
-		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
-			activity.GetLogger(ctx).Warn("Closing the repository failed", "repository", req.Repository, "error", err)
-		}
-	}()
+	defer done()
 	infos, err := r.ListTagged(ctx, TagPlan, req.PlanID)
 	if err != nil {
 		return res, applicationError(err)

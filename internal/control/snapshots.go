@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/temporal"
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
@@ -49,12 +48,7 @@ func Snapshots(ctx context.Context, c client.Client, id string, forget bool) (ac
 		if errors.Is(err, context.DeadlineExceeded) {
 			return res, fmt.Errorf("snapshots of plan %s: no answer within %v; is the worker of its host running?", id, SnapshotsTimeout)
 		}
-		// The activity's own words, not the chain of wrappers around them.
-		var app *temporal.ApplicationError
-		if errors.As(err, &app) {
-			err = errors.New(app.Error())
-		}
-		return res, fmt.Errorf("snapshots of plan %s: %w", id, err)
+		return res, fmt.Errorf("snapshots of plan %s: %w", id, ownWords(err))
 	}
 	return res, nil
 }

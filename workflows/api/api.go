@@ -44,6 +44,8 @@ const (
 	// SnapshotsWorkflowName lists or forgets a backup plan's snapshots on
 	// its host.
 	SnapshotsWorkflowName = "SnapshotsWorkflow"
+	// RestoreWorkflowName restores a backup plan's snapshot on its host.
+	RestoreWorkflowName = "RestoreWorkflow"
 )
 
 // Signal, query and update names: the contract with the steward CLI, the
@@ -399,3 +401,42 @@ type HostsState struct {
 
 // Ledger outcome of a fire time whose preconditions said skip.
 const LedgerSkippedPrecondition = "skipped-precondition"
+
+// RestoreRequest starts a RestoreWorkflow: which of plan Plan's snapshots
+// (Select.Snapshot or Select.At) to restore, what of it (Select.Path), and
+// where (Select.Target on Host).
+type RestoreRequest struct {
+	Plan   string                           `json:"plan"`
+	Host   string                           `json:"host,omitempty"`
+	Select activities.PrepareRestoreRequest `json:"select"`
+}
+
+// Run kinds of a RunReport.
+const (
+	RunKindRestore = "restore"
+)
+
+// RunReport is what a run workflow returns, whatever its kind: when it
+// started and ended, whether it reused earlier work, the files and bytes it
+// handled, and the details of its kind.
+type RunReport struct {
+	Kind  string    `json:"kind"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// Reused is true when the run found its work already done (a retried
+	// backup whose snapshot exists) or resumed an interrupted attempt.
+	Reused  bool            `json:"reused,omitempty"`
+	Files   int64           `json:"files"`
+	Bytes   int64           `json:"bytes"`
+	Restore *RestoreDetails `json:"restore,omitempty"`
+}
+
+// RestoreDetails describe a restore: what was restored where, and what an
+// interrupted attempt had already written.
+type RestoreDetails struct {
+	Plan     string                          `json:"plan"`
+	Host     string                          `json:"host,omitempty"`
+	Target   string                          `json:"target"`
+	Snapshot activities.PrepareRestoreResult `json:"snapshot"`
+	Result   activities.RestoreResult        `json:"result"`
+}
