@@ -295,3 +295,23 @@ type RestoreProgress struct {
 	TotalFiles int64 `json:"total_files"`
 	TotalBytes int64 `json:"total_bytes"`
 }
+
+// Verify reads back a backup repository: all metadata of every snapshot,
+// and a share of file contents. It has the repository to itself on its
+// host while it runs.
+const Verify = "Verify"
+
+// VerifyRequest names the repository and the percent (0 to 100) of file
+// contents to read back.
+type VerifyRequest struct {
+	Repository   string  `json:"repository"`
+	PasswordEnv  string  `json:"password_env,omitempty"`
+	PasswordFile string  `json:"password_file,omitempty"`
+	Percent      float64 `json:"percent"`
+}
+
+// VerifyResult counts what a verification checked.
+type VerifyResult struct {
+	Snapshots int   `json:"snapshots"`
+	Files     int64 `json:"files"`
+}

@@ -15,6 +15,7 @@ import (
 	"github.com/steward-ops/steward/internal/snapshot"
 	"github.com/steward-ops/steward/internal/snapshot/snapshottest"
 	"github.com/steward-ops/steward/workflows/api"
+	"go.temporal.io/api/workflowservice/v1"
 )
 
 // restoreOut is what steward restore -o json prints.
@@ -301,4 +302,66 @@ func countFiles(root string) int {
 		return nil
 	})
 	return n
+}
+
+// TestVerifyFindsDamageAndSetsVerifyFailed: snapshots verify reads back a
+// healthy repository; after its data packs are deleted, it fails, the
+// plan shows verify-failed (status, details, search attribute, ledger),
+// and a bad --percent is refused before anything is sent.
+func TestVerifyFindsDamageAndSetsVerifyFailed(t *testing.T) {
+	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
+	s.start()
+	src, repo := newBackupDirs(t, s)
+	yaml := strings.Replace(backupPlanYAML("home", "24h", src, repo, "STEWARD_E2E_PASSWORD"), "      exclude:", "      verify: {every: 168h, percent: 100}\n      exclude:", 1)
+	s.mustSteward("plan", "apply", "-f", s.writePlans(yaml))
+	s.mustSteward("trigger", "home", "--wait")
+
+	if out := s.mustSteward("snapshots", "verify", "home"); !strings.Contains(out, "verified 1 snapshots, 3 files") {
+		t.Fatalf("verify of a healthy repository:\n%s", out)
+	}
+	if msg, err := s.steward("snapshots", "verify", "home", "--percent", "150"); err == nil || !strings.Contains(msg, "--percent 150: must be 0 to 100") {
+		t.Fatalf("--percent 150: %v\n%s", err, msg)
+	}
+
+	packs, err := filepath.Glob(filepath.Join(repo, "p*", "*", "*.f"))
+	if err != nil || len(packs) == 0 {
+		t.Fatalf("no packs in %s: %v", repo, err)
+	}
+	for _, p := range packs {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out verifyJSON
+	msg, err := s.steward("snapshots", "verify", "home", "--percent", "100", "-o", "json")
+	// Its JSON comes first; the error follows on stderr.
+	if jerr := json.NewDecoder(strings.NewReader(msg)).Decode(&out); err == nil || jerr != nil || out.Error == nil || !strings.Contains(*out.Error, "problems") {
+		t.Fatalf("verify of a damaged repository: %v\n%s", err, msg)
+	}
+	c := s.client()
+	st := s.status(c, "home")
+	if st.Verify == nil || !st.Verify.Failed || st.Verify.Last == nil || st.Verify.Last.ID != out.ID || !strings.Contains(st.Details, "VERIFY FAILED") {
+		t.Fatalf("status after the failed verification: %+v, details %q", st.Verify, st.Details)
+	}
+	if show := s.mustSteward("plan", "show", "home"); !strings.Contains(show, "Verify:") || !strings.Contains(show, "FAILED") {
+		t.Errorf("plan show lacks the failed verification:\n%s", show)
+	}
+	ledger, err := tryLedger(c, "home")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if last := ledger[len(ledger)-1]; last.Outcome != api.LedgerVerifyFailed || last.RunID != out.ID {
+		t.Errorf("last ledger entry %+v, want verify-failed of %s", last, out.ID)
+	}
+	waitFor(t, 30*time.Second, "StewardVerifyFailed = true to list the plan", func() bool {
+		resp, err := c.ListWorkflow(t.Context(), &workflowservice.ListWorkflowExecutionsRequest{Query: "StewardVerifyFailed = true"})
+		return err == nil && len(resp.GetExecutions()) == 1 && resp.GetExecutions()[0].GetExecution().GetWorkflowId() == "steward/plan/home"
+	})
+}
+
+// verifyJSON is what snapshots verify -o json prints.
+type verifyJSON struct {
+	ID     string         `json:"id"`
+	Report *api.RunReport `json:"report"`
+	Error  *string        `json:"error"`
 }

@@ -79,6 +79,9 @@ func renderStatus(w io.Writer, s api.Status, now time.Time) {
 	if s.Retry.NextAt != nil {
 		fmt.Fprintf(tw, "Retrying:\t%d/%d, next at %s\n", s.Retry.Attempt, s.Retry.Max, when(s.Retry.NextAt, now))
 	}
+	if v := s.Verify; v != nil {
+		fmt.Fprintf(tw, "Verify:\t%s\n", verifyLine(*v, now))
+	}
 	c := s.Counters
 	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
 		c.Runs, c.Succeeded, c.Failed, c.Cancelled, c.Skipped, c.Missed, c.RejectedSignals)
@@ -193,4 +196,24 @@ func bytesText(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// verifyLine describes a backup plan's verification: the one running or
+// the last, and the next.
+func verifyLine(v api.VerifyStatus, now time.Time) string {
+	var parts []string
+	switch r := v.Last; {
+	case v.Running != nil:
+		parts = append(parts, "running since "+when(&v.Running.Started, now))
+	case r == nil:
+		parts = append(parts, "never verified")
+	case r.Outcome == api.OutcomeFailed && r.Error != nil:
+		parts = append(parts, fmt.Sprintf("FAILED %s: %s", when(r.Finished, now), safeClip(*r.Error, 160)))
+	default:
+		parts = append(parts, fmt.Sprintf("last %s %s (%d snapshots, %d files, %v%% of contents read)", r.Outcome, when(r.Finished, now), r.Snapshots, r.Files, r.Percent))
+	}
+	if v.NextAt != nil {
+		parts = append(parts, "next "+when(v.NextAt, now))
+	}
+	return strings.Join(parts, "; ")
 }

@@ -12,12 +12,13 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 func snapshotsCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "snapshots",
-		Usage: "list a backup plan's snapshots with their keep reasons, or apply its retention now",
+		Usage: "list a backup plan's snapshots with their keep reasons, apply its retention now, or verify its repository",
 		Subcommands: []*cli.Command{
 			{
 				Name:      "ls",
@@ -53,8 +54,80 @@ func snapshotsCommand() *cli.Command {
 					})
 				},
 			},
+			{
+				Name:      "verify",
+				Usage:     "read back the plan's repository now: every snapshot's metadata and a share of file contents; the plan records the outcome (verify-failed)",
+				ArgsUsage: "PLAN",
+				Flags: []cli.Flag{
+					&cli.Float64Flag{Name: "percent", Usage: "`PERCENT` (0 to 100) of file contents to read back (default: the plan's backup.verify.percent, or 5)"},
+					&cli.StringFlag{Name: "by", Usage: "who asks, for the ledger", Value: control.Actor()},
+					outputFlag,
+				},
+				Action: snapshotsVerify,
+			},
 		},
 	}
+}
+
+// verifyOutput is what snapshots verify -o json prints.
+type verifyOutput struct {
+	ID     string         `json:"id"`
+	Joined bool           `json:"joined"`
+	Report *api.RunReport `json:"report,omitempty"`
+	Error  *string        `json:"error,omitempty"`
+}
+
+// snapshotsVerify asks the plan to verify its repository now and waits
+// for the outcome; it fails when the verification fails.
+func snapshotsVerify(c *cli.Context) error {
+	asJSON, err := jsonOutput(c)
+	if err != nil {
+		return err
+	}
+	id, err := planArg(c)
+	if err != nil {
+		return err
+	}
+	req := api.VerifyNow{By: c.String("by")}
+	if c.IsSet("percent") {
+		pc := c.Float64("percent")
+		if pc < 0 || pc > 100 {
+			return fmt.Errorf("--percent %v: must be 0 to 100", pc)
+		}
+		req.Percent = &pc
+	}
+	cl, _, err := dial(c)
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	started, err := control.VerifyNow(ctx(c), cl, id, req)
+	if err != nil {
+		return err
+	}
+	if !asJSON {
+		verb := "started"
+		if started.Joined {
+			verb = "joined the verification already running:"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "verification %s %s\n", verb, started.ID)
+	}
+	rep, runErr := control.WaitVerify(ctx(c), cl, started.ID)
+	out := verifyOutput{ID: started.ID, Joined: started.Joined}
+	if runErr != nil {
+		msg := runErr.Error()
+		out.Error = &msg
+	} else {
+		out.Report = &rep
+	}
+	if asJSON {
+		if err := writeJSON(c, out); err != nil {
+			return err
+		}
+	} else if v := rep.Verify; runErr == nil && v != nil {
+		fmt.Fprintf(c.App.Writer, "verified %d snapshots, %d files in %s: no problems found\n", v.Snapshots, v.Files, rep.End.Sub(rep.Start).Round(time.Millisecond))
+	}
+	return runErr
 }
 
 // renderSnapshots prints a plan's snapshots, newest first, with their keep

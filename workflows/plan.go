@@ -47,6 +47,11 @@ type planner struct {
 	checkCancelReason string
 	// evictFuture is a preheat plan's cache eviction in flight.
 	evictFuture workflow.Future
+	// verifyFuture is a backup plan's verification in flight, started
+	// for the verify timer due at verifyDueAt or on request.
+	verifyFuture  workflow.Future
+	verifyRunning *api.VerifyRecord
+	verifyDueAt   time.Time
 	// failuresV1 enables preconditions, run-level retries, the circuit
 	// breaker and run-record retention: executions started before they
 	// existed replay without them.
@@ -92,15 +97,17 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		p.expireRecords(now)
 		p.handleDue(ctx, now)
 		p.handleCacheExpiry(ctx, now)
+		p.armVerify()
+		p.handleVerify(ctx, now)
 		p.publish(ctx)
 
-		if !p.busy() && p.evictFuture == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+		if !p.busy() && p.evictFuture == nil && p.verifyFuture == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
-			if !p.busy() && p.evictFuture == nil {
+			if !p.busy() && p.evictFuture == nil && p.verifyFuture == nil {
 				return workflow.NewContinueAsNewError(ctx, api.PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
@@ -142,6 +149,9 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		}
 		if p.evictFuture != nil {
 			sel.AddFuture(p.evictFuture, func(f workflow.Future) { p.finishEvict(ctx, f) })
+		}
+		if p.verifyFuture != nil {
+			sel.AddFuture(p.verifyFuture, func(f workflow.Future) { p.finishVerify(ctx, f) })
 		}
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
@@ -209,6 +219,22 @@ func (p *planner) registerHandlers(ctx workflow.Context) error {
 	if err := p.registerRequestHandlers(ctx); err != nil {
 		return err
 	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateVerify,
+		func(_ workflow.Context, req api.VerifyNow) (api.VerifyStarted, error) {
+			started := p.verifyNow(req)
+			p.changed.SendAsync(true)
+			return started, nil
+		},
+		workflow.UpdateHandlerOptions{Validator: func(req api.VerifyNow) error {
+			if err := p.validateVerify(req); err != nil {
+				p.st.Counters.RejectedUpdates++
+				return err
+			}
+			return nil
+		}},
+	); err != nil {
+		return err
+	}
 	return workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateApply,
 		func(ctx workflow.Context, spec plan.Plan) (api.Status, error) {
 			p.apply(ctx, spec)
@@ -248,6 +274,8 @@ func (p *planner) apply(ctx workflow.Context, spec plan.Plan) {
 	}
 	p.spec, p.sched = spec, sched
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
+	// Re-armed from the new backup.verify, if any.
+	p.st.VerifyAt = nil
 	p.changed.SendAsync(true)
 }
 
@@ -296,6 +324,7 @@ func (p *planner) wakeTime() (time.Time, string) {
 	}
 	consider(p.nextRecordExpiry(), "a run record expires")
 	consider(p.evictionDue(), "a cache entry expires")
+	consider(p.verifyDue(), "verification of the repository")
 	if at.IsZero() {
 		return at, ""
 	}

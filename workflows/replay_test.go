@@ -35,6 +35,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(HostsWorkflow, workflow.RegisterOptions{Name: api.HostsWorkflowName})
 			r.RegisterWorkflowWithOptions(SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
 			r.RegisterWorkflowWithOptions(RestoreWorkflow, workflow.RegisterOptions{Name: api.RestoreWorkflowName})
+			r.RegisterWorkflowWithOptions(VerifyWorkflow, workflow.RegisterOptions{Name: api.VerifyWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

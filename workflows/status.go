@@ -61,6 +61,7 @@ func (p *planner) status() api.Status {
 		s.DeadlineAt = &at
 	}
 	s.Queued = append([]time.Time{}, p.st.Queue...)
+	s.Verify = p.verifyStatus()
 	s.Retry.Max = p.maxRetries()
 	if r := p.st.Retry; r != nil {
 		next := r.NextAt
@@ -205,6 +206,12 @@ func (p *planner) details() string {
 	if p.st.Overdue {
 		fmt.Fprintf(&b, "; OVERDUE: no success since %s", p.deadlineAt().Add(-p.spec.Schedule.Deadline.D()).UTC().Format("2006-01-02 15:04 UTC"))
 	}
+	if l := p.st.LastVerify; p.st.VerifyFailed && l != nil && l.Finished != nil {
+		fmt.Fprintf(&b, "; VERIFY FAILED %s", l.Finished.UTC().Format("2006-01-02 15:04 UTC"))
+		if l.Error != nil {
+			fmt.Fprintf(&b, ": %s", clip(*l.Error, 120))
+		}
+	}
 	return b.String()
 }
 
@@ -218,6 +225,9 @@ type attrs struct {
 	lastSuccess time.Time
 	lastResult  string
 	lastRunEnd  time.Time
+	// verifyFailed is shown only by plans that verify.
+	verifies     bool
+	verifyFailed bool
 }
 
 // publish shows the plan's state in the Web UI's current details and in
@@ -227,7 +237,8 @@ func (p *planner) publish(ctx workflow.Context) {
 		workflow.SetCurrentDetails(ctx, d)
 		p.shownDetails = d
 	}
-	cur := attrs{state: p.state(), nextRun: p.st.NextRun, overdue: p.st.Overdue}
+	cur := attrs{state: p.state(), nextRun: p.st.NextRun, overdue: p.st.Overdue,
+		verifies: p.verifyStatus() != nil, verifyFailed: p.st.VerifyFailed}
 	if u := p.pausedUntil(); u != nil {
 		cur.pausedUntil = *u
 	}
@@ -255,6 +266,11 @@ func (p *planner) publish(ctx workflow.Context) {
 	}
 	if truth && cur.lastResult != "" {
 		updates = append(updates, api.AttrLastResult.ValueSet(cur.lastResult), api.AttrLastRunEnd.ValueSet(cur.lastRunEnd.Unix()))
+	}
+	if cur.verifies {
+		// Only plans that verify use it: a server set up before it
+		// existed keeps working for the others.
+		updates = append(updates, api.AttrVerifyFailed.ValueSet(cur.verifyFailed))
 	}
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		p.logger.Error("Upsert search attributes", "error", err)

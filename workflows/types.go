@@ -74,6 +74,11 @@ type State struct {
 	// Requests are the newest answered pause, unpause and trigger Updates
 	// that carried a request ID, so a retried request gets the same answer.
 	Requests []api.RequestResult `json:"requests,omitempty"`
+	// VerifyAt is when a backup plan with backup.verify next verifies its
+	// repository; VerifyFailed is set while the last verification failed.
+	VerifyAt     *time.Time        `json:"verify_at,omitempty"`
+	LastVerify   *api.VerifyRecord `json:"last_verify,omitempty"`
+	VerifyFailed bool              `json:"verify_failed,omitempty"`
 }
 
 // PendingRun is a run that is not in flight yet: its preconditions are

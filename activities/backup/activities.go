@@ -29,6 +29,7 @@ type Repository interface {
 	Forget(ctx context.Context, ids ...string) error
 	Stat(ctx context.Context, id, path string) (snapshot.Entry, error)
 	Lock(ctx context.Context, exclusive bool, waiting func()) (unlock func(), err error)
+	Verify(ctx context.Context, percent float64) (snapshot.VerifyStats, error)
 	Restore(ctx context.Context, req snapshot.RestoreRequest, progress func(snapshot.RestoreProgress)) (snapshot.RestoreStats, error)
 	Close(ctx context.Context) error
 }
@@ -76,6 +77,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.Forget, activity.RegisterOptions{Name: activities.Forget})
 	r.RegisterActivityWithOptions(a.PrepareRestore, activity.RegisterOptions{Name: activities.PrepareRestore})
 	r.RegisterActivityWithOptions(a.Restore, activity.RegisterOptions{Name: activities.Restore})
+	r.RegisterActivityWithOptions(a.Verify, activity.RegisterOptions{Name: activities.Verify})
 }
 
 // hostname is this host's name as kopia normalizes it for snapshot sources
@@ -94,16 +96,19 @@ func hostname() string {
 // openExisting opens a repository that must exist already, with the
 // password the plan references; done closes it.
 func (a *Activities) openExisting(ctx context.Context, repository, passwordEnv, passwordFile string) (r Repository, done func(), err error) {
+	return a.open(ctx, snapshot.Options{Repository: repository}, passwordEnv, passwordFile)
+}
+
+// open opens the repository opts names (Password, Hostname and ConfigDir
+// are filled in), with the password the plan references; done closes it.
+func (a *Activities) open(ctx context.Context, opts snapshot.Options, passwordEnv, passwordFile string) (r Repository, done func(), err error) {
+	repository := opts.Repository
 	password, err := a.password(passwordEnv, passwordFile)
 	if err != nil {
 		return nil, nil, err
 	}
-	r, err = a.Open(ctx, snapshot.Options{
-		Repository: repository,
-		Password:   password,
-		Hostname:   a.Hostname,
-		ConfigDir:  a.ConfigDir,
-	})
+	opts.Password, opts.Hostname, opts.ConfigDir = password, a.Hostname, a.ConfigDir
+	r, err = a.Open(ctx, opts)
 	if err != nil {
 		return nil, nil, applicationError(err)
 	}

@@ -233,8 +233,11 @@ func (f fakeRepo) FindByTag(context.Context, string, string) (snapshot.Info, boo
 func (f fakeRepo) ListTagged(context.Context, string, string) ([]snapshot.Info, error) {
 	return nil, f.err
 }
-func (f fakeRepo) Forget(context.Context, ...string) error            { return f.err }
-func (f fakeRepo) Close(context.Context) error                        { return nil }
+func (f fakeRepo) Forget(context.Context, ...string) error { return f.err }
+func (f fakeRepo) Close(context.Context) error             { return nil }
+func (f fakeRepo) Verify(context.Context, float64) (snapshot.VerifyStats, error) {
+	return snapshot.VerifyStats{}, f.err
+}
 func (f fakeRepo) Lock(context.Context, bool, func()) (func(), error) { return func() {}, nil }
 func (f fakeRepo) Stat(context.Context, string, string) (snapshot.Entry, error) {
 	return snapshot.Entry{}, f.err

@@ -133,6 +133,8 @@ type Backup struct {
 	PasswordFile string   `yaml:"password_file,omitempty" json:"password_file,omitempty"`
 	// Keep says which snapshots survive forget; nil keeps them all.
 	Keep *Keep `yaml:"keep,omitempty" json:"keep,omitempty"`
+	// Verify reads back the repository on a timer; nil never does.
+	Verify *Verify `yaml:"verify,omitempty" json:"verify,omitempty"`
 }
 
 // Default retry policy of a run's activities.
@@ -172,6 +174,9 @@ func (p *Plan) SetDefaults() {
 	p.setFailureDefaults()
 	if p.Preheat != nil {
 		p.Preheat.SetDefaults()
+	}
+	if p.Backup != nil && p.Backup.Verify != nil {
+		p.Backup.Verify.setDefaults()
 	}
 	if p.Schedule.Timezone == "" {
 		p.Schedule.Timezone = "UTC"
@@ -517,6 +522,9 @@ func (b *Backup) validate(prefix string) Errors {
 	}
 	if b.Keep != nil {
 		es = append(es, b.Keep.validate(prefix+".keep")...)
+	}
+	if b.Verify != nil {
+		es = append(es, b.Verify.validate(prefix+".verify")...)
 	}
 	return es
 }

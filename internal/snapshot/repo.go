@@ -58,6 +58,10 @@ type Options struct {
 	// connection config and local cache. Default: steward/kopia under
 	// os.UserCacheDir().
 	ConfigDir string
+	// Uncached makes every read go to the repository's storage, never to
+	// the local cache: what a verification needs, since a cached copy of
+	// data hides damage to the stored one.
+	Uncached bool
 }
 
 // Repo is an open repository. It is safe for concurrent use; Close it when
@@ -106,6 +110,9 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	defer st.Close(ctx) //nolint:errcheck // only used to create and describe the repository
 
 	configFile := filepath.Join(configDir, "repository.config")
+	if opts.Uncached {
+		configFile = filepath.Join(configDir, "repository-uncached.config")
+	}
 	if err := writeConfig(configFile, st.ConnectionInfo(), filepath.Join(configDir, "cache"), opts, loc); err != nil {
 		return nil, fail(err)
 	}
@@ -311,13 +318,18 @@ func populate(ctx context.Context, rep repo.Repository) error {
 // opening it takes one key derivation rather than two. It is rewritten on
 // every Open so that it always matches opts.
 func writeConfig(file string, ci blob.ConnectionInfo, cacheDir string, opts Options, loc string) error {
+	caching := &content.CachingOptions{
+		CacheDirectory:         cacheDir,
+		ContentCacheSizeBytes:  contentCacheBytes,
+		MetadataCacheSizeBytes: metadataCacheBytes,
+	}
+	if opts.Uncached {
+		// No cache directory: kopia reads everything from storage.
+		caching = &content.CachingOptions{}
+	}
 	lc := repo.LocalConfig{
 		Storage: &ci,
-		Caching: &content.CachingOptions{
-			CacheDirectory:         cacheDir,
-			ContentCacheSizeBytes:  contentCacheBytes,
-			MetadataCacheSizeBytes: metadataCacheBytes,
-		},
+		Caching: caching,
 		ClientOptions: repo.ClientOptions{
 			Hostname:    opts.Hostname,
 			Username:    opts.Username,

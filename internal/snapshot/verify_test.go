@@ -126,3 +126,30 @@ func TestVerifyBadInput(t *testing.T) {
 		t.Errorf("Verify with a cancelled context: %v, want context.Canceled", err)
 	}
 }
+
+// A verification that reads through the local cache sees the cached copy
+// of damaged data, not the damage; Uncached reads the stored data.
+func TestVerifyUncachedSeesDamageTheCacheHides(t *testing.T) {
+	opts := verifiedRepo(t)
+	if _, err := snapshottest.Open(t, opts).Verify(t.Context(), 100); err != nil {
+		t.Fatal(err) // fills the cache
+	}
+	for _, p := range packs(t, opts.Repository) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := len(b) / 4; i < len(b)*3/4; i += 512 {
+			b[i] ^= 0xff
+		}
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cached, cerr := snapshottest.Open(t, opts).Verify(t.Context(), 100)
+	t.Logf("through the cache: %+v, %v", cached, cerr)
+	opts.Uncached = true
+	if _, err := snapshottest.Open(t, opts).Verify(t.Context(), 100); !errors.Is(err, snapshot.ErrCorrupt) {
+		t.Fatalf("uncached Verify(100) of damaged packs: %v, want ErrCorrupt", err)
+	}
+}

@@ -46,6 +46,10 @@ const (
 	SnapshotsWorkflowName = "SnapshotsWorkflow"
 	// RestoreWorkflowName restores a backup plan's snapshot on its host.
 	RestoreWorkflowName = "RestoreWorkflow"
+	// VerifyWorkflowName reads back a backup plan's repository on its
+	// host; the plan starts it on its verify timer and for `steward
+	// snapshots verify`.
+	VerifyWorkflowName = "VerifyWorkflow"
 )
 
 // Signal, query and update names: the contract with the steward CLI, the
@@ -66,6 +70,9 @@ const (
 	UpdatePause   = "pause"
 	UpdateUnpause = "unpause"
 	UpdateTrigger = "trigger"
+	// UpdateVerify verifies a backup plan's repository now (steward
+	// snapshots verify) and answers with a VerifyStarted.
+	UpdateVerify = "verify"
 )
 
 // PauseRequest is the payload of the pause Update.
@@ -145,20 +152,24 @@ var (
 	// no Datetime slot left).
 	AttrLastResult = temporal.NewSearchAttributeKeyKeyword("StewardLastResult")
 	AttrLastRunEnd = temporal.NewSearchAttributeKeyInt64("StewardLastRunEnd")
+	// AttrVerifyFailed is set while the last verification of a backup
+	// plan's repository failed.
+	AttrVerifyFailed = temporal.NewSearchAttributeKeyBool("StewardVerifyFailed")
 )
 
 // SearchAttributes lists every custom search attribute steward needs on a
 // namespace, with its type, for registration.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	AttrPlan.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrKind.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrState.GetName():       enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrPausedUntil.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrNextRun.GetName():     enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrLastSuccess.GetName(): enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrOverdue.GetName():     enumspb.INDEXED_VALUE_TYPE_BOOL,
-	AttrLastResult.GetName():  enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrLastRunEnd.GetName():  enumspb.INDEXED_VALUE_TYPE_INT,
+	AttrPlan.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrKind.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrState.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrPausedUntil.GetName():  enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrNextRun.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrLastSuccess.GetName():  enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrOverdue.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrLastResult.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrLastRunEnd.GetName():   enumspb.INDEXED_VALUE_TYPE_INT,
+	AttrVerifyFailed.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
 }
 
 // Counters count what happened to a plan over its whole life.
@@ -295,6 +306,54 @@ type Status struct {
 	Overdue    bool        `json:"overdue"`
 	DeadlineAt *time.Time  `json:"deadline_at"`
 	Queued     []time.Time `json:"queued"`
+	// Verify is a backup plan's verification: null for plans that are
+	// never verified.
+	Verify *VerifyStatus `json:"verify"`
+}
+
+// VerifyStatus is a backup plan's verification state. Failed is set while
+// the last verification failed (the plan's verify-failed state).
+type VerifyStatus struct {
+	Failed  bool          `json:"failed"`
+	NextAt  *time.Time    `json:"next_at"`
+	Running *VerifyRecord `json:"running"`
+	Last    *VerifyRecord `json:"last"`
+}
+
+// VerifyRecord is one verification of a backup plan's repository.
+type VerifyRecord struct {
+	ID       string     `json:"id"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Outcome  string     `json:"outcome"`
+	Error    *string    `json:"error"`
+	Percent  float64    `json:"percent"`
+	// By says who asked: empty for the plan's verify timer.
+	By        string `json:"by,omitempty"`
+	Snapshots int    `json:"snapshots"`
+	Files     int64  `json:"files"`
+}
+
+// VerifyRequest starts a VerifyWorkflow on Host.
+type VerifyRequest struct {
+	Plan   string                   `json:"plan"`
+	Host   string                   `json:"host,omitempty"`
+	Verify activities.VerifyRequest `json:"verify"`
+}
+
+// VerifyNow is the payload of the verify Update: verify the plan's
+// repository now, reading Percent of file contents (nil: the plan's
+// setting).
+type VerifyNow struct {
+	Percent *float64 `json:"percent,omitempty"`
+	By      string   `json:"by,omitempty"`
+}
+
+// VerifyStarted answers the verify Update: the verification's workflow ID,
+// and whether it joined one already running.
+type VerifyStarted struct {
+	ID     string `json:"id"`
+	Joined bool   `json:"joined"`
 }
 
 // FireTime is one upcoming fire time, in the preview query.
@@ -351,6 +410,10 @@ const (
 	LedgerOverlapSkipped = "overlap-skipped"
 	LedgerSkippedPaused  = "skipped-paused"
 	LedgerDeadlineMissed = "deadline-missed"
+	// LedgerVerified and LedgerVerifyFailed record a verification of the
+	// plan's repository (its nominal time is when it was due).
+	LedgerVerified     = "verified"
+	LedgerVerifyFailed = "verify-failed"
 )
 
 // LedgerEntry is the outcome of one nominal fire time (or one trigger).
@@ -414,6 +477,7 @@ type RestoreRequest struct {
 // Run kinds of a RunReport.
 const (
 	RunKindRestore = "restore"
+	RunKindVerify  = "verify"
 )
 
 // RunReport is what a run workflow returns, whatever its kind: when it
@@ -425,10 +489,11 @@ type RunReport struct {
 	End   time.Time `json:"end"`
 	// Reused is true when the run found its work already done (a retried
 	// backup whose snapshot exists) or resumed an interrupted attempt.
-	Reused  bool            `json:"reused,omitempty"`
-	Files   int64           `json:"files"`
-	Bytes   int64           `json:"bytes"`
-	Restore *RestoreDetails `json:"restore,omitempty"`
+	Reused  bool                     `json:"reused,omitempty"`
+	Files   int64                    `json:"files"`
+	Bytes   int64                    `json:"bytes"`
+	Restore *RestoreDetails          `json:"restore,omitempty"`
+	Verify  *activities.VerifyResult `json:"verify,omitempty"`
 }
 
 // RestoreDetails describe a restore: what was restored where, and what an
