@@ -315,3 +315,27 @@ type VerifyResult struct {
 	Snapshots int   `json:"snapshots"`
 	Files     int64 `json:"files"`
 }
+
+// Maintain runs kopia's maintenance of a backup repository (quick or
+// full, with kopia's safety margins) on the host that owns it. It has the
+// repository to itself on its host while it runs.
+const Maintain = "Maintain"
+
+// MaintainRequest names the repository and the kind of maintenance.
+type MaintainRequest struct {
+	Repository   string `json:"repository"`
+	PasswordEnv  string `json:"password_env,omitempty"`
+	PasswordFile string `json:"password_file,omitempty"`
+	Full         bool   `json:"full,omitempty"`
+}
+
+// MaintainResult says what a maintenance run found and freed: the size of
+// the repository's storage before and after.
+type MaintainResult struct {
+	Full        bool  `json:"full,omitempty"`
+	BytesBefore int64 `json:"bytes_before"`
+	BytesAfter  int64 `json:"bytes_after"`
+	Freed       int64 `json:"freed"`
+	BlobsBefore int   `json:"blobs_before"`
+	BlobsAfter  int   `json:"blobs_after"`
+}

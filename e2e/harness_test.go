@@ -29,6 +29,8 @@ var (
 	workerBin   string
 	stewardBin  string
 	temporalBin string
+	// kopiaBin is the kopia CLI (make test builds it), or "".
+	kopiaBin string
 )
 
 func TestMain(m *testing.M) {
@@ -52,14 +54,16 @@ func runMain(m *testing.M) int {
 			return 1
 		}
 	}
-	temporalBin = findTemporalCLI()
+	temporalBin = findTool("temporal")
+	kopiaBin = findTool("kopia")
 	return m.Run()
 }
 
-// findTemporalCLI looks for the temporal CLI on PATH and in GOBIN/GOPATH/bin,
-// where `go install github.com/temporalio/cli/cmd/temporal@v1.5.1` puts it.
-func findTemporalCLI() string {
-	if p, err := exec.LookPath("temporal"); err == nil {
+// findTool looks for a command on PATH and in GOBIN/GOPATH/bin, where `go
+// install github.com/temporalio/cli/cmd/temporal@v1.5.1` puts the temporal
+// CLI and make test the kopia CLI.
+func findTool(name string) string {
+	if p, err := exec.LookPath(name); err == nil {
 		return p
 	}
 	out, err := exec.Command("go", "env", "GOBIN", "GOPATH").Output()
@@ -74,7 +78,7 @@ func findTemporalCLI() string {
 		if i == 1 {
 			d = filepath.Join(strings.Split(d, string(os.PathListSeparator))[0], "bin")
 		}
-		if p := filepath.Join(d, "temporal"); isExecutable(p) {
+		if p := filepath.Join(d, name); isExecutable(p) {
 			return p
 		}
 	}

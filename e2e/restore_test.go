@@ -252,6 +252,7 @@ func TestRestoreNeverWritesOutsideTheTarget(t *testing.T) {
 // by itself, keeps what was already written, and the tree is identical to
 // the source.
 func TestRestoreResumesAfterKill9(t *testing.T) {
+	t.Parallel() // waits a minute for the heartbeat timeout
 	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
 	s.start()
 	src, _ := newBackupDirs(t, s)

@@ -80,7 +80,10 @@ func renderStatus(w io.Writer, s api.Status, now time.Time) {
 		fmt.Fprintf(tw, "Retrying:\t%d/%d, next at %s\n", s.Retry.Attempt, s.Retry.Max, when(s.Retry.NextAt, now))
 	}
 	if v := s.Verify; v != nil {
-		fmt.Fprintf(tw, "Verify:\t%s\n", verifyLine(*v, now))
+		fmt.Fprintf(tw, "Verify:\t%s\n", jobLine(*v, now))
+	}
+	if m := s.Maintenance; m != nil {
+		fmt.Fprintf(tw, "Maintenance:\t%s\n", jobLine(*m, now))
 	}
 	c := s.Counters
 	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
@@ -198,22 +201,43 @@ func bytesText(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// verifyLine describes a backup plan's verification: the one running or
-// the last, and the next.
-func verifyLine(v api.VerifyStatus, now time.Time) string {
+// jobLine describes a backup plan's repository job (verification or
+// maintenance): the one running or the last, and the next.
+func jobLine(v api.JobStatus, now time.Time) string {
 	var parts []string
 	switch r := v.Last; {
 	case v.Running != nil:
 		parts = append(parts, "running since "+when(&v.Running.Started, now))
 	case r == nil:
-		parts = append(parts, "never verified")
+		parts = append(parts, "never run")
 	case r.Outcome == api.OutcomeFailed && r.Error != nil:
 		parts = append(parts, fmt.Sprintf("FAILED %s: %s", when(r.Finished, now), safeClip(*r.Error, 160)))
 	default:
-		parts = append(parts, fmt.Sprintf("last %s %s (%d snapshots, %d files, %v%% of contents read)", r.Outcome, when(r.Finished, now), r.Snapshots, r.Files, r.Percent))
+		parts = append(parts, fmt.Sprintf("last %s %s%s", r.Outcome, when(r.Finished, now), jobResult(r.Report)))
 	}
 	if v.NextAt != nil {
 		parts = append(parts, "next "+when(v.NextAt, now))
 	}
+	if v.NextFullAt != nil {
+		parts = append(parts, "next full "+when(v.NextFullAt, now))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// jobResult is what a repository job's report says, for people.
+func jobResult(rep *api.RunReport) string {
+	switch {
+	case rep == nil:
+		return ""
+	case rep.Verify != nil:
+		return fmt.Sprintf(" (%d snapshots, %d files)", rep.Verify.Snapshots, rep.Verify.Files)
+	case rep.Maintenance != nil:
+		m := rep.Maintenance
+		mode := "quick"
+		if m.Full {
+			mode = "full"
+		}
+		return fmt.Sprintf(" (%s, freed %s, repository %s)", mode, bytesText(m.Freed), bytesText(m.BytesAfter))
+	}
+	return ""
 }

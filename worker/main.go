@@ -278,6 +278,7 @@ func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
 	shared.RegisterWorkflowWithOptions(workflows.SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.RestoreWorkflow, workflow.RegisterOptions{Name: api.RestoreWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.VerifyWorkflow, workflow.RegisterOptions{Name: api.VerifyWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.MaintenanceWorkflow, workflow.RegisterOptions{Name: api.MaintenanceWorkflowName})
 	acts.Register(shared)
 	checks.Register(shared)
 	warm.Register(shared)

@@ -47,11 +47,9 @@ type planner struct {
 	checkCancelReason string
 	// evictFuture is a preheat plan's cache eviction in flight.
 	evictFuture workflow.Future
-	// verifyFuture is a backup plan's verification in flight, started
-	// for the verify timer due at verifyDueAt or on request.
-	verifyFuture  workflow.Future
-	verifyRunning *api.VerifyRecord
-	verifyDueAt   time.Time
+	// verifyJob and maintainJob are a backup plan's repository jobs.
+	verifyJob   repoJob
+	maintainJob repoJob
 	// failuresV1 enables preconditions, run-level retries, the circuit
 	// breaker and run-record retention: executions started before they
 	// existed replay without them.
@@ -99,15 +97,17 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		p.handleCacheExpiry(ctx, now)
 		p.armVerify()
 		p.handleVerify(ctx, now)
+		p.armMaintenance()
+		p.handleMaintenance(ctx, now)
 		p.publish(ctx)
 
-		if !p.busy() && p.evictFuture == nil && p.verifyFuture == nil && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+		if !p.busy() && p.evictFuture == nil && p.jobsIdle() && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
-			if !p.busy() && p.evictFuture == nil && p.verifyFuture == nil {
+			if !p.busy() && p.evictFuture == nil && p.jobsIdle() {
 				return workflow.NewContinueAsNewError(ctx, api.PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
@@ -150,8 +150,11 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		if p.evictFuture != nil {
 			sel.AddFuture(p.evictFuture, func(f workflow.Future) { p.finishEvict(ctx, f) })
 		}
-		if p.verifyFuture != nil {
-			sel.AddFuture(p.verifyFuture, func(f workflow.Future) { p.finishVerify(ctx, f) })
+		if f := p.verifyJob.future; f != nil {
+			sel.AddFuture(f, func(f workflow.Future) { p.finishVerify(ctx, f) })
+		}
+		if f := p.maintainJob.future; f != nil {
+			sel.AddFuture(f, func(f workflow.Future) { p.finishMaintenance(ctx, f) })
 		}
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
@@ -274,8 +277,8 @@ func (p *planner) apply(ctx workflow.Context, spec plan.Plan) {
 	}
 	p.spec, p.sched = spec, sched
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
-	// Re-armed from the new backup.verify, if any.
-	p.st.VerifyAt = nil
+	// Re-armed from the new backup.verify and backup.maintenance.
+	p.st.VerifyAt, p.st.MaintainAt, p.st.MaintainFullAt = nil, nil, nil
 	p.changed.SendAsync(true)
 }
 
@@ -325,6 +328,7 @@ func (p *planner) wakeTime() (time.Time, string) {
 	consider(p.nextRecordExpiry(), "a run record expires")
 	consider(p.evictionDue(), "a cache entry expires")
 	consider(p.verifyDue(), "verification of the repository")
+	consider(p.maintenanceDue(), "maintenance of the repository")
 	if at.IsZero() {
 		return at, ""
 	}

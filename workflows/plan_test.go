@@ -115,6 +115,12 @@ func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
 	}
 	fb := &fakeBackups{env: env}
 	env.RegisterActivityWithOptions(fb.Backup, activity.RegisterOptions{Name: activities.Backup})
+	// Every backup plan maintains its repository; tests of maintenance
+	// register their own fake.
+	env.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: api.MaintenanceWorkflowName})
+	env.RegisterActivityWithOptions(func(_ context.Context, req activities.MaintainRequest) (activities.MaintainResult, error) {
+		return activities.MaintainResult{Full: req.Full}, nil
+	}, activity.RegisterOptions{Name: activities.Maintain})
 	return &harness{t: t, env: env, fb: fb}
 }
 

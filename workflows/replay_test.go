@@ -36,6 +36,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflowWithOptions(SnapshotsWorkflow, workflow.RegisterOptions{Name: api.SnapshotsWorkflowName})
 			r.RegisterWorkflowWithOptions(RestoreWorkflow, workflow.RegisterOptions{Name: api.RestoreWorkflowName})
 			r.RegisterWorkflowWithOptions(VerifyWorkflow, workflow.RegisterOptions{Name: api.VerifyWorkflowName})
+			r.RegisterWorkflowWithOptions(MaintenanceWorkflow, workflow.RegisterOptions{Name: api.MaintenanceWorkflowName})
 			logger := log.NewStructuredLogger(slog.New(slog.DiscardHandler))
 			if err := r.ReplayWorkflowHistoryFromJSONFile(logger, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)

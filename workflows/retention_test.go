@@ -64,7 +64,7 @@ func TestRetentionRunsAfterEachSuccessOnly(t *testing.T) {
 	h2 := newHarness(t)
 	ff2 := &fakeForget{}
 	h2.env.RegisterActivityWithOptions(ff2.Forget, activity.RegisterOptions{Name: activities.Forget})
-	h2.run(backupPlan(time.Hour), 2*time.Hour)
+	h2.run(backupPlan(time.Hour), 2*time.Hour-time.Minute)
 	if len(ff2.calls) != 0 || len(h2.fb.calls) != 2 {
 		t.Fatalf("plan without keep: %d retention calls, %d backups", len(ff2.calls), len(h2.fb.calls))
 	}

@@ -62,6 +62,7 @@ func (p *planner) status() api.Status {
 	}
 	s.Queued = append([]time.Time{}, p.st.Queue...)
 	s.Verify = p.verifyStatus()
+	s.Maintenance = p.maintenanceStatus()
 	s.Retry.Max = p.maxRetries()
 	if r := p.st.Retry; r != nil {
 		next := r.NextAt
@@ -206,11 +207,11 @@ func (p *planner) details() string {
 	if p.st.Overdue {
 		fmt.Fprintf(&b, "; OVERDUE: no success since %s", p.deadlineAt().Add(-p.spec.Schedule.Deadline.D()).UTC().Format("2006-01-02 15:04 UTC"))
 	}
-	if l := p.st.LastVerify; p.st.VerifyFailed && l != nil && l.Finished != nil {
-		fmt.Fprintf(&b, "; VERIFY FAILED %s", l.Finished.UTC().Format("2006-01-02 15:04 UTC"))
-		if l.Error != nil {
-			fmt.Fprintf(&b, ": %s", clip(*l.Error, 120))
-		}
+	if p.st.VerifyFailed {
+		b.WriteString(jobFailedDetail("VERIFY", p.st.LastVerify))
+	}
+	if p.st.MaintenanceFailed {
+		b.WriteString(jobFailedDetail("MAINTENANCE", p.st.LastMaintenance))
 	}
 	return b.String()
 }

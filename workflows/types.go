@@ -76,9 +76,16 @@ type State struct {
 	Requests []api.RequestResult `json:"requests,omitempty"`
 	// VerifyAt is when a backup plan with backup.verify next verifies its
 	// repository; VerifyFailed is set while the last verification failed.
-	VerifyAt     *time.Time        `json:"verify_at,omitempty"`
-	LastVerify   *api.VerifyRecord `json:"last_verify,omitempty"`
-	VerifyFailed bool              `json:"verify_failed,omitempty"`
+	VerifyAt     *time.Time     `json:"verify_at,omitempty"`
+	LastVerify   *api.JobRecord `json:"last_verify,omitempty"`
+	VerifyFailed bool           `json:"verify_failed,omitempty"`
+	// MaintainAt and MaintainFullAt are when a backup plan next runs
+	// quick and full maintenance of its repository; MaintenanceFailed is
+	// set while the last one failed.
+	MaintainAt        *time.Time     `json:"maintain_at,omitempty"`
+	MaintainFullAt    *time.Time     `json:"maintain_full_at,omitempty"`
+	LastMaintenance   *api.JobRecord `json:"last_maintenance,omitempty"`
+	MaintenanceFailed bool           `json:"maintenance_failed,omitempty"`
 }
 
 // PendingRun is a run that is not in flight yet: its preconditions are

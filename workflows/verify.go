@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
@@ -13,27 +12,30 @@ import (
 	"github.com/steward-ops/steward/workflows/api"
 )
 
-// Timeouts of a verification: it reads the whole repository's metadata
-// and may take hours on a large one.
+// Timeouts of a repository job (verification or maintenance): it reads
+// the whole repository's metadata and may take hours on a large one.
 const (
-	verifyStartToClose = 24 * time.Hour
-	verifyHeartbeat    = time.Minute
+	jobStartToClose = 24 * time.Hour
+	jobHeartbeat    = time.Minute
 )
 
-// VerifyWorkflow reads back a backup plan's repository on its host: every
-// snapshot's metadata and a share of file contents. It waits for backups
-// and restores of the repository on that host to finish, and they wait for
-// it.
-func VerifyWorkflow(ctx workflow.Context, req api.VerifyRequest) (api.RunReport, error) {
-	rep := api.RunReport{Kind: api.RunKindVerify, Start: workflow.Now(ctx)}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:           activities.HostTaskQueue(req.Host),
-		StartToCloseTimeout: verifyStartToClose,
-		HeartbeatTimeout:    verifyHeartbeat,
+// jobActivity is the activity options of a repository job on host.
+func jobActivity(ctx workflow.Context, host, summary string) workflow.Context {
+	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:           activities.HostTaskQueue(host),
+		StartToCloseTimeout: jobStartToClose,
+		HeartbeatTimeout:    jobHeartbeat,
 		RetryPolicy:         retryPolicy(plan.DefaultActivityRetry),
-		Summary:             fmt.Sprintf("verify %s (%v%% of file contents)", req.Verify.Repository, req.Verify.Percent),
+		Summary:             summary,
 		WaitForCancellation: true,
 	})
+}
+
+// VerifyWorkflow reads back a backup plan's repository on its host: every
+// snapshot's metadata and a share of file contents.
+func VerifyWorkflow(ctx workflow.Context, req api.VerifyRequest) (api.RunReport, error) {
+	rep := api.RunReport{Kind: api.RunKindVerify, Start: workflow.Now(ctx)}
+	actx := jobActivity(ctx, req.Host, fmt.Sprintf("verify %s (%v%% of file contents)", req.Verify.Repository, req.Verify.Percent))
 	var res activities.VerifyResult
 	if err := workflow.ExecuteActivity(actx, activities.Verify, req.Verify).Get(ctx, &res); err != nil {
 		return rep, err
@@ -61,7 +63,7 @@ func (p *planner) armVerify() {
 		p.st.VerifyAt = nil
 		return
 	}
-	if p.st.VerifyAt != nil || p.verifyFuture != nil {
+	if p.st.VerifyAt != nil || p.verifyJob.future != nil {
 		return
 	}
 	from := p.st.Created
@@ -72,14 +74,8 @@ func (p *planner) armVerify() {
 	p.st.VerifyAt = &at
 }
 
-// verifyDue is when the verify timer must wake the loop, or zero. A pause
-// holds verification too: it reads the whole repository.
-func (p *planner) verifyDue() time.Time {
-	if p.st.VerifyAt == nil || p.verifyFuture != nil || p.paused() || p.st.Running != nil {
-		return time.Time{}
-	}
-	return *p.st.VerifyAt
-}
+// verifyDue is when the verify timer must wake the loop, or zero.
+func (p *planner) verifyDue() time.Time { return p.jobDue(&p.verifyJob, p.st.VerifyAt) }
 
 // handleVerify starts the verification due, if any.
 func (p *planner) handleVerify(ctx workflow.Context, now time.Time) {
@@ -94,60 +90,30 @@ func (p *planner) handleVerify(ctx workflow.Context, now time.Time) {
 // startVerify starts a VerifyWorkflow reading percent of file contents,
 // due at due, asked for by by (empty for the timer), and returns its ID.
 func (p *planner) startVerify(ctx workflow.Context, due time.Time, percent float64, by string) string {
-	now := workflow.Now(ctx).UTC()
-	id := plan.WorkflowID(p.spec.ID) + "/verify/" + now.Format(time.RFC3339Nano)
 	b := p.spec.Backup
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID:            id,
-		TaskQueue:             activities.TaskQueue,
-		WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-		ParentClosePolicy:     enumspb.PARENT_CLOSE_POLICY_REQUEST_CANCEL,
-		StaticSummary:         clip(fmt.Sprintf("verify the repository of %s (%v%% of file contents)", p.spec.ID, percent), 200),
-	})
-	p.verifyFuture = workflow.ExecuteChildWorkflow(cctx, api.VerifyWorkflowName, api.VerifyRequest{
+	return p.startJob(ctx, &p.verifyJob, api.RunKindVerify, due, api.VerifyWorkflowName, api.VerifyRequest{
 		Plan: p.spec.ID, Host: p.spec.Host, Verify: activities.VerifyRequest{
 			Repository: b.Repository, PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, Percent: percent,
 		},
-	})
-	p.verifyRunning = &api.VerifyRecord{ID: id, Started: now, Outcome: api.OutcomeRunning, Percent: percent, By: by}
-	p.verifyDueAt = due.UTC()
-	return id
+	}, api.JobRecord{Percent: percent, By: by}, fmt.Sprintf("verify the repository of %s (%v%% of file contents)", p.spec.ID, percent))
 }
 
-// finishVerify records a verification's outcome: in the plan's state (a
-// failure sets verify-failed, a success clears it) and in the ledger.
+// finishVerify records a verification's outcome: a failure sets
+// verify-failed, a success clears it.
 func (p *planner) finishVerify(ctx workflow.Context, f workflow.Future) {
-	var rep api.RunReport
-	err := f.Get(ctx, &rep)
-	now := workflow.Now(ctx).UTC()
-	rec := p.verifyRunning
-	p.verifyFuture, p.verifyRunning = nil, nil
+	rec, entry, failed := p.finishJob(ctx, &p.verifyJob, f, jobOutcomes{api.LedgerVerified, api.LedgerVerifyFailed}, func(rep api.RunReport) string {
+		if v := rep.Verify; v != nil {
+			return fmt.Sprintf("verified %d snapshots, %d files", v.Snapshots, v.Files)
+		}
+		return "verified"
+	})
 	if rec == nil {
 		return
 	}
-	rec.Finished = &now
-	entry := api.LedgerEntry{Nominal: p.verifyDueAt, Started: &rec.Started, RunID: rec.ID, At: now}
-	switch {
-	case err == nil:
-		rec.Outcome, entry.Outcome = api.OutcomeSucceeded, api.LedgerVerified
-		if v := rep.Verify; v != nil {
-			rec.Snapshots, rec.Files = v.Snapshots, v.Files
-		}
-		entry.Detail = fmt.Sprintf("verified %d snapshots, %d files, %v%% of contents read", rec.Snapshots, rec.Files, rec.Percent)
-		p.st.VerifyFailed = false
-	case isCanceled(err):
-		rec.Outcome, entry.Outcome = api.OutcomeCancelled, api.LedgerCancelled
-		entry.Detail = "verification cancelled"
-	default:
-		msg := clip(runError(err), 2*maxTextLen)
-		rec.Outcome, rec.Error = api.OutcomeFailed, &msg
-		entry.Outcome, entry.Detail = api.LedgerVerifyFailed, clip(msg, 200)
-		p.st.VerifyFailed = true
-	}
-	if rec.By != "" {
-		entry.Detail += " (asked by " + clip(rec.By, 60) + ")"
-	}
 	p.record(entry)
+	if rec.Outcome != api.OutcomeCancelled {
+		p.st.VerifyFailed = failed
+	}
 	p.st.LastVerify = rec
 	p.st.VerifyAt = nil
 }
@@ -155,7 +121,7 @@ func (p *planner) finishVerify(ctx workflow.Context, f workflow.Future) {
 // verifyNow answers the verify Update: it starts a verification now, or
 // joins the one in flight.
 func (p *planner) verifyNow(req api.VerifyNow) api.VerifyStarted {
-	if r := p.verifyRunning; r != nil {
+	if r := p.verifyJob.running; r != nil {
 		return api.VerifyStarted{ID: r.ID, Joined: true}
 	}
 	percent := p.verifySpec().Share()
@@ -181,9 +147,9 @@ func (p *planner) validateVerify(req api.VerifyNow) error {
 
 // verifyStatus is the status's verify section: nil for a plan that has
 // never been verified and has no backup.verify.
-func (p *planner) verifyStatus() *api.VerifyStatus {
-	if p.verifySpec() == nil && p.st.LastVerify == nil && p.verifyRunning == nil {
+func (p *planner) verifyStatus() *api.JobStatus {
+	if p.verifySpec() == nil && p.st.LastVerify == nil && p.verifyJob.running == nil {
 		return nil
 	}
-	return &api.VerifyStatus{Failed: p.st.VerifyFailed, NextAt: p.st.VerifyAt, Running: p.verifyRunning, Last: p.st.LastVerify}
+	return &api.JobStatus{Failed: p.st.VerifyFailed, NextAt: p.st.VerifyAt, Running: p.verifyJob.running, Last: p.st.LastVerify}
 }

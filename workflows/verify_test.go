@@ -1,9 +1,7 @@
 package workflows
 
 import (
-	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,37 +15,15 @@ import (
 	"github.com/steward-ops/steward/workflows/api"
 )
 
-// fakeVerify records verifications, failing those fail says should.
-type fakeVerify struct {
-	env  *testsuite.TestWorkflowEnvironment
-	fail func(n int) error
-
-	mu    sync.Mutex
-	calls []verifyCall
-}
-
-type verifyCall struct {
-	at  time.Time
-	req activities.VerifyRequest
-}
-
-func (f *fakeVerify) Verify(_ context.Context, req activities.VerifyRequest) (activities.VerifyResult, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, verifyCall{at: f.env.Now().UTC(), req: req})
-	if f.fail != nil {
-		if err := f.fail(len(f.calls)); err != nil {
-			return activities.VerifyResult{}, err
-		}
-	}
-	return activities.VerifyResult{Snapshots: 2, Files: 7}, nil
-}
+type fakeVerify = fakeJob[activities.VerifyRequest, activities.VerifyResult]
 
 func withVerifyHarness(t *testing.T) (*harness, *fakeVerify) {
 	h := newHarness(t)
 	h.env.RegisterWorkflowWithOptions(VerifyWorkflow, workflow.RegisterOptions{Name: api.VerifyWorkflowName})
-	fv := &fakeVerify{env: h.env}
-	h.env.RegisterActivityWithOptions(fv.Verify, activity.RegisterOptions{Name: activities.Verify})
+	fv := &fakeVerify{env: h.env, result: func(activities.VerifyRequest) activities.VerifyResult {
+		return activities.VerifyResult{Snapshots: 2, Files: 7}
+	}}
+	h.env.RegisterActivityWithOptions(fv.run, activity.RegisterOptions{Name: activities.Verify})
 	return h, fv
 }
 
@@ -106,7 +82,8 @@ func TestVerifyFailureSetsVerifyFailed(t *testing.T) {
 	if !found {
 		t.Errorf("no verify-failed ledger entry: %+v", ledger)
 	}
-	if v := healed.Verify; v == nil || v.Failed || v.Last.Outcome != api.OutcomeSucceeded || v.Last.Snapshots != 2 || v.Last.Files != 7 || strings.Contains(healed.Details, "VERIFY") {
+	if v := healed.Verify; v == nil || v.Failed || v.Last.Outcome != api.OutcomeSucceeded || v.Last.Report == nil || v.Last.Report.Verify == nil ||
+		v.Last.Report.Verify.Snapshots != 2 || v.Last.Report.Files != 7 || strings.Contains(healed.Details, "VERIFY") {
 		t.Errorf("status after the next, good verification: %+v, details %q", v, healed.Details)
 	}
 }
@@ -121,7 +98,7 @@ func TestVerifyTimerCarriesAcrossContinueAsNew(t *testing.T) {
 	finished := t0.Add(-47 * time.Hour)
 	msg := "earlier failure"
 	st := &State{Version: StateVersion, Created: t0.Add(-30 * 24 * time.Hour), Prev: t0, VerifyAt: &at, VerifyFailed: true,
-		LastVerify: &api.VerifyRecord{ID: "v1", Outcome: api.OutcomeFailed, Error: &msg, Finished: &finished}}
+		LastVerify: &api.JobRecord{ID: "v1", Kind: api.RunKindVerify, Outcome: api.OutcomeFailed, Error: &msg, Finished: &finished}}
 	var before api.Status
 	h.at(5*time.Minute, func() { before = h.status() })
 	h.at(time.Hour+20*time.Minute, func() { h.env.CancelWorkflow() })

@@ -23,8 +23,11 @@ const (
 	// preconditions is cancelled by pause mode all and never starts a run
 	// while paused; the last result is a search attribute.
 	versionTruth planVersion = 1
+	// versionMaintenance: backup plans run kopia maintenance of their
+	// repository on timers (backup.maintenance, on by default).
+	versionMaintenance planVersion = 2
 
-	versionLatest = versionTruth
+	versionLatest = versionMaintenance
 )
 
 // getPlanVersion records (or, on replay, reads) the rung this execution

@@ -30,6 +30,7 @@ type Repository interface {
 	Stat(ctx context.Context, id, path string) (snapshot.Entry, error)
 	Lock(ctx context.Context, exclusive bool, waiting func()) (unlock func(), err error)
 	Verify(ctx context.Context, percent float64) (snapshot.VerifyStats, error)
+	Maintain(ctx context.Context, full bool, safety snapshot.Safety) (snapshot.MaintainStats, error)
 	Restore(ctx context.Context, req snapshot.RestoreRequest, progress func(snapshot.RestoreProgress)) (snapshot.RestoreStats, error)
 	Close(ctx context.Context) error
 }
@@ -78,6 +79,7 @@ func (a *Activities) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.PrepareRestore, activity.RegisterOptions{Name: activities.PrepareRestore})
 	r.RegisterActivityWithOptions(a.Restore, activity.RegisterOptions{Name: activities.Restore})
 	r.RegisterActivityWithOptions(a.Verify, activity.RegisterOptions{Name: activities.Verify})
+	r.RegisterActivityWithOptions(a.Maintain, activity.RegisterOptions{Name: activities.Maintain})
 }
 
 // hostname is this host's name as kopia normalizes it for snapshot sources

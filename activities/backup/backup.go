@@ -164,7 +164,8 @@ func applicationError(err error) error {
 		typ = activities.ErrCorruptRepository
 	case errors.Is(err, snapshot.ErrNoSource), errors.Is(err, snapshot.ErrUnsupported),
 		errors.Is(err, snapshot.ErrNoRepository), errors.Is(err, snapshot.ErrNotFound),
-		errors.Is(err, snapshot.ErrTargetNotEmpty), errors.Is(err, snapshot.ErrUnsafePath):
+		errors.Is(err, snapshot.ErrTargetNotEmpty), errors.Is(err, snapshot.ErrUnsafePath),
+		errors.Is(err, snapshot.ErrNotOwner):
 		typ = activities.ErrBadConfig
 	default:
 		return err

@@ -238,6 +238,9 @@ func (f fakeRepo) Close(context.Context) error             { return nil }
 func (f fakeRepo) Verify(context.Context, float64) (snapshot.VerifyStats, error) {
 	return snapshot.VerifyStats{}, f.err
 }
+func (f fakeRepo) Maintain(context.Context, bool, snapshot.Safety) (snapshot.MaintainStats, error) {
+	return snapshot.MaintainStats{}, f.err
+}
 func (f fakeRepo) Lock(context.Context, bool, func()) (func(), error) { return func() {}, nil }
 func (f fakeRepo) Stat(context.Context, string, string) (snapshot.Entry, error) {
 	return snapshot.Entry{}, f.err

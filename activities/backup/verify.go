@@ -2,9 +2,6 @@ package backup
 
 import (
 	"context"
-	"time"
-
-	"go.temporal.io/sdk/activity"
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/snapshot"
@@ -26,31 +23,9 @@ func (a *Activities) Verify(ctx context.Context, req activities.VerifyRequest) (
 		return res, err
 	}
 	defer done()
-	unlock, err := r.Lock(ctx, true, func() { activity.RecordHeartbeat(ctx, "waiting for backups of the repository") })
+	st, err := exclusively(ctx, a, r, func() (snapshot.VerifyStats, error) { return r.Verify(ctx, req.Percent) })
 	if err != nil {
 		return res, err
-	}
-	defer unlock()
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		t := time.NewTicker(a.HeartbeatEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-stop:
-				return
-			case <-t.C:
-				activity.RecordHeartbeat(ctx, "verifying")
-			}
-		}
-	}()
-	st, err := r.Verify(ctx, req.Percent)
-	if err != nil {
-		if ctx.Err() != nil {
-			return res, err
-		}
-		return res, applicationError(err)
 	}
 	return activities.VerifyResult{Snapshots: st.Snapshots, Files: st.Files}, nil
 }

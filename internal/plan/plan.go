@@ -135,6 +135,8 @@ type Backup struct {
 	Keep *Keep `yaml:"keep,omitempty" json:"keep,omitempty"`
 	// Verify reads back the repository on a timer; nil never does.
 	Verify *Verify `yaml:"verify,omitempty" json:"verify,omitempty"`
+	// Maintenance runs kopia maintenance on timers; defaults when nil.
+	Maintenance *Maintenance `yaml:"maintenance,omitempty" json:"maintenance,omitempty"`
 }
 
 // Default retry policy of a run's activities.
@@ -177,6 +179,12 @@ func (p *Plan) SetDefaults() {
 	}
 	if p.Backup != nil && p.Backup.Verify != nil {
 		p.Backup.Verify.setDefaults()
+	}
+	if p.Backup != nil {
+		if p.Backup.Maintenance == nil {
+			p.Backup.Maintenance = &Maintenance{}
+		}
+		p.Backup.Maintenance.setDefaults()
 	}
 	if p.Schedule.Timezone == "" {
 		p.Schedule.Timezone = "UTC"
@@ -525,6 +533,9 @@ func (b *Backup) validate(prefix string) Errors {
 	}
 	if b.Verify != nil {
 		es = append(es, b.Verify.validate(prefix+".verify")...)
+	}
+	if b.Maintenance != nil {
+		es = append(es, b.Maintenance.validate(prefix+".maintenance")...)
 	}
 	return es
 }

@@ -56,3 +56,27 @@ func TestParseRejectsBadVerify(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMaintenance(t *testing.T) {
+	const line = "      password_env: STEWARD_REPO_PASSWORD\n"
+	f, err := Parse([]byte(replace(line, line+"      maintenance: {quick: 2h}\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range [][2]time.Duration{{2 * time.Hour, 24 * time.Hour}, {time.Hour, 24 * time.Hour}} {
+		p := f.Plans[i]
+		p.SetDefaults()
+		if m := p.Backup.Maintenance; m == nil || m.Quick.D() != want[0] || m.Full.D() != want[1] {
+			t.Errorf("plan %d: maintenance %+v, want quick %v full %v", i, m, want[0], want[1])
+		}
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"{quick: 10s}", "plans[0].backup.maintenance.quick: 10s: must be at least 1m0s"},
+		{"{full: -1h}", "plans[0].backup.maintenance.full: -1h0m0s: must be at least 1m0s"},
+		{"{fast: 1h}", "field fast not found"},
+	} {
+		if _, err := Parse([]byte(replace(line, line+"      maintenance: "+tc.in+"\n"))); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.in, err, tc.want)
+		}
+	}
+}

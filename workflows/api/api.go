@@ -50,6 +50,9 @@ const (
 	// host; the plan starts it on its verify timer and for `steward
 	// snapshots verify`.
 	VerifyWorkflowName = "VerifyWorkflow"
+	// MaintenanceWorkflowName runs kopia maintenance of a backup plan's
+	// repository on its host, on the plan's maintenance timers.
+	MaintenanceWorkflowName = "MaintenanceWorkflow"
 )
 
 // Signal, query and update names: the contract with the steward CLI, the
@@ -306,32 +309,41 @@ type Status struct {
 	Overdue    bool        `json:"overdue"`
 	DeadlineAt *time.Time  `json:"deadline_at"`
 	Queued     []time.Time `json:"queued"`
-	// Verify is a backup plan's verification: null for plans that are
-	// never verified.
-	Verify *VerifyStatus `json:"verify"`
+	// Verify and Maintenance are a backup plan's repository jobs: null
+	// for plans that have none.
+	Verify      *JobStatus `json:"verify"`
+	Maintenance *JobStatus `json:"maintenance"`
 }
 
-// VerifyStatus is a backup plan's verification state. Failed is set while
-// the last verification failed (the plan's verify-failed state).
-type VerifyStatus struct {
-	Failed  bool          `json:"failed"`
-	NextAt  *time.Time    `json:"next_at"`
-	Running *VerifyRecord `json:"running"`
-	Last    *VerifyRecord `json:"last"`
+// JobStatus is the state of a backup plan's repository job (verification
+// or maintenance). Failed is set while the last one failed (the plan's
+// verify-failed or maintenance-failed state).
+type JobStatus struct {
+	Failed bool       `json:"failed"`
+	NextAt *time.Time `json:"next_at"`
+	// NextFullAt is when maintenance next runs in full (null for
+	// verification).
+	NextFullAt *time.Time `json:"next_full_at,omitempty"`
+	Running    *JobRecord `json:"running"`
+	Last       *JobRecord `json:"last"`
 }
 
-// VerifyRecord is one verification of a backup plan's repository.
-type VerifyRecord struct {
+// JobRecord is one verification or maintenance of a backup plan's
+// repository. Report is the job's run report once it succeeded.
+type JobRecord struct {
 	ID       string     `json:"id"`
+	Kind     string     `json:"kind"`
 	Started  time.Time  `json:"started"`
 	Finished *time.Time `json:"finished"`
 	Outcome  string     `json:"outcome"`
 	Error    *string    `json:"error"`
-	Percent  float64    `json:"percent"`
-	// By says who asked: empty for the plan's verify timer.
-	By        string `json:"by,omitempty"`
-	Snapshots int    `json:"snapshots"`
-	Files     int64  `json:"files"`
+	// Percent is the share of file contents a verification reads; Full
+	// says a maintenance ran in full.
+	Percent float64 `json:"percent,omitempty"`
+	Full    bool    `json:"full,omitempty"`
+	// By says who asked: empty for the plan's timer.
+	By     string     `json:"by,omitempty"`
+	Report *RunReport `json:"report,omitempty"`
 }
 
 // VerifyRequest starts a VerifyWorkflow on Host.
@@ -339,6 +351,13 @@ type VerifyRequest struct {
 	Plan   string                   `json:"plan"`
 	Host   string                   `json:"host,omitempty"`
 	Verify activities.VerifyRequest `json:"verify"`
+}
+
+// MaintenanceRequest starts a MaintenanceWorkflow on Host.
+type MaintenanceRequest struct {
+	Plan     string                     `json:"plan"`
+	Host     string                     `json:"host,omitempty"`
+	Maintain activities.MaintainRequest `json:"maintain"`
 }
 
 // VerifyNow is the payload of the verify Update: verify the plan's
@@ -414,6 +433,10 @@ const (
 	// plan's repository (its nominal time is when it was due).
 	LedgerVerified     = "verified"
 	LedgerVerifyFailed = "verify-failed"
+	// LedgerMaintained and LedgerMaintenanceFailed record a maintenance of
+	// the plan's repository.
+	LedgerMaintained        = "maintained"
+	LedgerMaintenanceFailed = "maintenance-failed"
 )
 
 // LedgerEntry is the outcome of one nominal fire time (or one trigger).
@@ -476,8 +499,9 @@ type RestoreRequest struct {
 
 // Run kinds of a RunReport.
 const (
-	RunKindRestore = "restore"
-	RunKindVerify  = "verify"
+	RunKindRestore     = "restore"
+	RunKindVerify      = "verify"
+	RunKindMaintenance = "maintenance"
 )
 
 // RunReport is what a run workflow returns, whatever its kind: when it
@@ -489,11 +513,12 @@ type RunReport struct {
 	End   time.Time `json:"end"`
 	// Reused is true when the run found its work already done (a retried
 	// backup whose snapshot exists) or resumed an interrupted attempt.
-	Reused  bool                     `json:"reused,omitempty"`
-	Files   int64                    `json:"files"`
-	Bytes   int64                    `json:"bytes"`
-	Restore *RestoreDetails          `json:"restore,omitempty"`
-	Verify  *activities.VerifyResult `json:"verify,omitempty"`
+	Reused      bool                       `json:"reused,omitempty"`
+	Files       int64                      `json:"files"`
+	Bytes       int64                      `json:"bytes"`
+	Restore     *RestoreDetails            `json:"restore,omitempty"`
+	Verify      *activities.VerifyResult   `json:"verify,omitempty"`
+	Maintenance *activities.MaintainResult `json:"maintenance,omitempty"`
 }
 
 // RestoreDetails describe a restore: what was restored where, and what an
