@@ -131,6 +131,10 @@ type BackupProgress struct {
 	// Uploaded is what reached the repository so far, after deduplication
 	// and compression.
 	Uploaded int64 `json:"uploaded,omitempty"`
+	// TotalFiles and TotalBytes estimate the whole source (0 until
+	// known), for a percentage and an ETA.
+	TotalFiles int64 `json:"total_files,omitempty"`
+	TotalBytes int64 `json:"total_bytes,omitempty"`
 }
 
 // CheckBackupRequest names the fields of a backup plan that only its host can

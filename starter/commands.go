@@ -139,9 +139,20 @@ func planShow(c *cli.Context) error {
 	}, func(w io.Writer, o showOutput, now time.Time) {
 		renderStatus(w, o.Status, now)
 		if p := o.Progress; p != nil {
-			fmt.Fprintf(w, "\nRun in flight: %d files, %s read, %s added so far\n", p.Files, bytesText(p.Bytes), bytesText(p.Uploaded))
+			fmt.Fprintf(w, "\nRun in flight: %s\n", progressLine(*p))
 		}
 	})
+}
+
+// progressLine describes a backup in flight: files and bytes so far, of
+// kopia's estimate of the source once it is in.
+func progressLine(p activities.BackupProgress) string {
+	files, read := fmt.Sprint(p.Files), bytesText(p.Bytes)
+	if p.TotalFiles > 0 && p.TotalBytes > 0 {
+		files = fmt.Sprintf("%d of ~%d", p.Files, p.TotalFiles)
+		read = fmt.Sprintf("%s of ~%s (%d%%)", read, bytesText(p.TotalBytes), min(100, p.Bytes*100/p.TotalBytes))
+	}
+	return fmt.Sprintf("%s files, %s read, %s added so far", files, read, bytesText(p.Uploaded))
 }
 
 // showOutput is plan show's view: the status query's result (its shape

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/control"
 )
 
@@ -49,5 +50,26 @@ func TestRestoreOptionsCheck(t *testing.T) {
 		if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
 		}
+	}
+}
+
+func TestBackupProgressLines(t *testing.T) {
+	p := activities.BackupProgress{Files: 30, Bytes: 3 << 20, Uploaded: 1 << 20}
+	if got := progressLine(p); got != "30 files, 3.0 MiB read, 1.0 MiB added so far" {
+		t.Errorf("before the estimate: %q", got)
+	}
+	if s := backupSample(p); s.total != 0 || s.info != "30 files, 1.0 MiB added" {
+		t.Errorf("bar before the estimate: %+v", s)
+	}
+	p.TotalFiles, p.TotalBytes = 120, 12<<20
+	if got := progressLine(p); got != "30 of ~120 files, 3.0 MiB of ~12.0 MiB (25%) read, 1.0 MiB added so far" {
+		t.Errorf("with the estimate: %q", got)
+	}
+	if s := backupSample(p); s.total != 12<<20 || s.done != 3<<20 || s.info != "30/120 files, 1.0 MiB added" {
+		t.Errorf("bar with the estimate: %+v", s)
+	}
+	p.Bytes = 20 << 20 // the source grew since it was estimated
+	if s := backupSample(p); s.total != s.done {
+		t.Errorf("bar past the estimate: %+v", s)
 	}
 }

@@ -148,9 +148,17 @@ func runSample(ctx context.Context, cl client.Client, runID string) (sample, boo
 	return sumPreheat(ps), true
 }
 
-// backupSample is a backup's progress for the bar: its size is unknown
-// until it ends (kopia does not count the source first), so the bar shows
-// bytes read and the rate, not an ETA.
+// backupSample is a backup's progress for the bar: bytes read of kopia's
+// estimate of the source (a spinner with the rate until the estimate is
+// in), files, and what reached the repository.
 func backupSample(p activities.BackupProgress) sample {
-	return sample{done: p.Bytes, info: fmt.Sprintf("%d files, %s added", p.Files, bytesText(p.Uploaded))}
+	files := fmt.Sprintf("%d files", p.Files)
+	if p.TotalFiles > 0 {
+		files = fmt.Sprintf("%d/%d files", p.Files, p.TotalFiles)
+	}
+	total := p.TotalBytes
+	if total > 0 && p.Bytes > total {
+		total = p.Bytes // the source grew since it was estimated
+	}
+	return sample{done: p.Bytes, total: total, info: files + ", " + bytesText(p.Uploaded) + " added"}
 }

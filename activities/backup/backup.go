@@ -121,7 +121,8 @@ func (h *heartbeat) progress(p snapshot.Progress) {
 	defer h.mu.Unlock()
 	h.latest = p
 	if h.due() {
-		activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes, Uploaded: p.Uploaded})
+		activity.RecordHeartbeat(h.ctx, activities.BackupProgress{Files: p.Files, Bytes: p.Bytes, Uploaded: p.Uploaded,
+			TotalFiles: p.EstimatedFiles, TotalBytes: p.EstimatedBytes})
 	}
 }
 

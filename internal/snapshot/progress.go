@@ -72,6 +72,22 @@ func (u *uploadProgress) Error(path string, err error, ignored bool) {
 	}
 }
 
+// Enabled makes kopia estimate the source's size and report events.
+func (u *uploadProgress) Enabled() bool { return true }
+
+// EstimationParameters asks for kopia's classic estimate, a walk of the
+// source tree (the default of `kopia snapshot create`). The adaptive one
+// counts the whole file system's usage when it holds many files, which
+// says nothing of a source directory.
+func (u *uploadProgress) EstimationParameters() upload.EstimationParameters {
+	return upload.EstimationParameters{Type: upload.EstimationTypeClassic}
+}
+
+// EstimatedDataSize is kopia's estimate of the whole source.
+func (u *uploadProgress) EstimatedDataSize(files, bytes int64) {
+	u.update(func(p *Progress) { p.EstimatedFiles, p.EstimatedBytes = files, bytes })
+}
+
 // uploaded counts bytes written to the repository.
 func (u *uploadProgress) uploaded(n int64) {
 	u.update(func(p *Progress) { p.Uploaded += n })

@@ -37,6 +37,10 @@ type Progress struct {
 	Dirs     int64 // directories done so far
 	Bytes    int64 // bytes of source data done so far
 	Uploaded int64 // bytes written to the repository, after deduplication and compression
+	// EstimatedFiles and EstimatedBytes are the size of the whole source,
+	// from kopia's estimate (a walk of the tree beside the upload, as `kopia
+	// snapshot create` makes for its ETA); zero until it is done.
+	EstimatedFiles, EstimatedBytes int64
 }
 
 // tagPrefix is the label prefix kopia's CLI gives user tags.
