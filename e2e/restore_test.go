@@ -256,7 +256,7 @@ func TestRestoreResumesAfterKill9(t *testing.T) {
 	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
 	s.start()
 	src, _ := newBackupDirs(t, s)
-	const files, size = 3000, 128 << 10
+	const files, size = 6000, 128 << 10
 	for i := range files {
 		p := filepath.Join(src, "bulk", fmt.Sprintf("%02d", i%30), fmt.Sprintf("f%04d.bin", i))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -268,7 +268,26 @@ func TestRestoreResumesAfterKill9(t *testing.T) {
 	}
 	repo := filepath.Join(s.dir, "repo")
 	s.mustSteward("plan", "apply", "-f", s.writePlans(backupPlanYAML("big", "24h", src, repo, "STEWARD_E2E_PASSWORD")))
-	s.mustSteward("trigger", "big", "--wait")
+	// While the backup runs, plan show says how far it is (once kopia's
+	// estimate is in, of the whole source).
+	s.mustSteward("trigger", "big")
+	c := s.client()
+	waitFor(t, 2*time.Minute, "plan show to show the backup's progress", func() bool {
+		shown := s.mustSteward("plan", "show", "big")
+		i := strings.Index(shown, "Run in flight: ")
+		if i < 0 {
+			return false
+		}
+		line := shown[i:]
+		if strings.Contains(line, " of ~") && !strings.Contains(line, fmt.Sprintf("of ~%d files", files+3)) {
+			t.Errorf("plan show: %s; want the estimate of %d files", line, files+3)
+		}
+		return strings.Contains(line, " files, ") && strings.Contains(line, " read, ")
+	})
+	waitFor(t, 5*time.Minute, "the backup to succeed", func() bool {
+		st := s.status(c, "big")
+		return st.LastRun != nil && st.LastRun.Outcome == api.OutcomeSucceeded
+	})
 
 	target := filepath.Join(s.dir, "target")
 	var rep restoreOut
@@ -282,7 +301,7 @@ func TestRestoreResumesAfterKill9(t *testing.T) {
 		t.Fatalf("the restore had finished (%d files) before the kill; the test needs a slower restore", written)
 	}
 	s.start()
-	c := s.client()
+	c = s.client()
 	var got api.RunReport
 	if err := c.GetWorkflow(t.Context(), rep.ID, "").Get(t.Context(), &got); err != nil {
 		t.Fatalf("restore %s after the restart: %v", rep.ID, err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/workflows/api"
 )
 
 // Timeouts of the backup activity. A backup may run for hours; its
@@ -20,8 +21,9 @@ const (
 
 // BackupRunWorkflow runs one backup: a kopia snapshot of the plan's source,
 // tagged with the plan and this run's workflow ID.
-func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunResult, error) {
+func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (api.RunReport, error) {
 	info := workflow.GetInfo(ctx)
+	out := api.RunReport{Kind: api.RunKindBackup, Start: workflow.Now(ctx)}
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:           activities.HostTaskQueue(req.Host),
 		StartToCloseTimeout: backupStartToClose,
@@ -43,9 +45,11 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunRes
 		PasswordFile: req.Backup.PasswordFile,
 	}).Get(ctx, &res)
 	if err != nil {
-		return BackupRunResult{}, err
+		return out, err
 	}
-	out := BackupRunResult{SnapshotID: res.SnapshotID, Files: res.Files, Bytes: res.Bytes, Reused: res.Reused, Uploaded: res.Uploaded}
+	out.Files, out.Bytes, out.Reused = res.Files, res.Bytes, res.Reused
+	out.Backup = &api.BackupDetails{SnapshotID: res.SnapshotID, Dirs: res.Dirs, Uploaded: res.Uploaded}
+	out.End = workflow.Now(ctx)
 	policy := req.Backup.Keep.Policy()
 	if policy.Empty() {
 		return out, nil
@@ -74,9 +78,10 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (BackupRunRes
 	if err != nil {
 		// The snapshot is made; a retry of the run reuses it and tries the
 		// retention again.
-		return BackupRunResult{}, err
+		return out, err
 	}
-	out.Forgotten, out.Kept = fres.Forgotten, fres.Kept
+	out.Backup.Forgotten, out.Backup.Kept = fres.Forgotten, fres.Kept
+	out.End = workflow.Now(ctx)
 	return out, nil
 }
 

@@ -14,24 +14,17 @@ import (
 // eviction failed (a host was offline, say).
 const evictRetryAfter = time.Hour
 
-// preheated takes a preheat run's cache expiry for the eviction timer. A
-// failed run's report (the error's details) counts too: the hosts that
-// succeeded have entries that will expire.
-func (p *planner) preheated(res api.PreheatRunResult, err error) {
-	if err != nil {
-		var detailed api.PreheatRunResult
-		if runDetails(err, &detailed) {
-			res = detailed
-		}
-	}
-	if res.NextExpiry != nil {
-		p.st.CacheExpiry = earliest(p.st.CacheExpiry, res.NextExpiry)
+// noteCacheExpiry takes a preheat run's cache expiry for the eviction
+// timer; other runs' reports have none.
+func (p *planner) noteCacheExpiry(rep api.RunReport) {
+	if pr := rep.Preheat; pr != nil && pr.NextExpiry != nil {
+		p.st.CacheExpiry = earliest(p.st.CacheExpiry, pr.NextExpiry)
 	}
 }
 
 // evictionDue returns when the plan must next evict its caches, or zero.
 func (p *planner) evictionDue() time.Time {
-	if p.spec.Kind != plan.KindPreheat || p.st.CacheExpiry == nil || p.evictFuture != nil || p.st.Running != nil {
+	if p.spec.Preheat == nil || p.st.CacheExpiry == nil || p.evictFuture != nil || p.st.Running != nil {
 		return time.Time{}
 	}
 	return *p.st.CacheExpiry

@@ -105,9 +105,9 @@ func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
 	if d == 0 {
 		env.RegisterWorkflowWithOptions(BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
 	} else {
-		slow := func(ctx workflow.Context, req BackupRunRequest) (BackupRunResult, error) {
+		slow := func(ctx workflow.Context, req BackupRunRequest) (api.RunReport, error) {
 			if err := workflow.Sleep(ctx, d); err != nil {
-				return BackupRunResult{}, err
+				return api.RunReport{}, err
 			}
 			return BackupRunWorkflow(ctx, req)
 		}

@@ -50,7 +50,22 @@ type CacheEvictResult struct {
 // each host's own queue, all hosts at once, each with the preheat's
 // concurrency, and report per host. It fails, with the report as the
 // error's details, when any host failed.
-func PreheatRunWorkflow(ctx workflow.Context, req api.PreheatRunRequest) (api.PreheatRunResult, error) {
+func PreheatRunWorkflow(ctx workflow.Context, req api.PreheatRunRequest) (api.RunReport, error) {
+	start := workflow.Now(ctx)
+	res, err := preheatRun(ctx, req)
+	rep := api.RunReport{Kind: api.RunKindPreheat, Start: start, End: workflow.Now(ctx), Files: int64(res.Items), Bytes: res.Bytes, Preheat: &res}
+	var failed *temporal.ApplicationError
+	if errors.As(err, &failed) && failed.Type() == activities.ErrPreheatFailed {
+		// The report goes with the error: the hosts that succeeded have
+		// entries that will expire.
+		return rep, temporal.NewNonRetryableApplicationError(failed.Message(), activities.ErrPreheatFailed, nil, rep)
+	}
+	return rep, err
+}
+
+// preheatRun does the work of PreheatRunWorkflow and returns its
+// per-host report.
+func preheatRun(ctx workflow.Context, req api.PreheatRunRequest) (api.PreheatRunResult, error) {
 	req.Preheat.SetDefaults()
 	if err := req.Preheat.Validate(); err != nil {
 		return api.PreheatRunResult{}, temporal.NewNonRetryableApplicationError(err.Error(), activities.ErrBadConfig, nil)
@@ -99,7 +114,7 @@ func PreheatRunWorkflow(ctx workflow.Context, req api.PreheatRunRequest) (api.Pr
 	}
 	if len(failed) > 0 {
 		msg := fmt.Sprintf("%d of %d hosts failed: %s", len(failed), len(resolved.Hosts), strings.Join(failed, "; "))
-		return res, temporal.NewNonRetryableApplicationError(clip(msg, 2*maxTextLen), activities.ErrPreheatFailed, nil, res)
+		return res, temporal.NewNonRetryableApplicationError(clip(msg, 2*maxTextLen), activities.ErrPreheatFailed, nil)
 	}
 	return res, nil
 }

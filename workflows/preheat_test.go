@@ -108,13 +108,17 @@ func filesPreheat(hosts plan.Hosts) plan.Preheat {
 func TestPreheatRunFansOutToEachHost(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{Names: []string{"a", "b"}})})
-	var res api.PreheatRunResult
+	var rep api.RunReport
 	if err := env.GetWorkflowError(); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.GetWorkflowResult(&res); err != nil {
+	if err := env.GetWorkflowResult(&rep); err != nil {
 		t.Fatal(err)
 	}
+	if rep.Kind != api.RunKindPreheat || rep.Preheat == nil || rep.Files != 2 || rep.End.Before(rep.Start) {
+		t.Fatalf("run report %+v", rep)
+	}
+	res := *rep.Preheat
 	slices.Sort(f.fetches)
 	if !slices.Equal(f.fetches, []string{"a", "b"}) || len(res.Hosts) != 2 || res.Hosts[0].Host != "a" || res.Items != 2 || res.Downloaded != 40 {
 		t.Fatalf("fetches on %v, report %+v; want one fetch on each of a and b", f.fetches, res)
@@ -125,13 +129,13 @@ func TestPreheatRunHostsAll(t *testing.T) {
 	env, f := newPreheatEnv(t)
 	f.online, f.offline = []string{"a", "c"}, []string{"b"}
 	env.ExecuteWorkflow(api.PreheatRunWorkflowName, api.PreheatRunRequest{Preheat: filesPreheat(plan.Hosts{All: true})})
-	var res api.PreheatRunResult
-	if err := env.GetWorkflowResult(&res); err != nil {
+	var rep api.RunReport
+	if err := env.GetWorkflowResult(&rep); err != nil {
 		t.Fatal(err)
 	}
 	slices.Sort(f.fetches)
-	if !slices.Equal(f.fetches, []string{"a", "c"}) || !slices.Equal(res.Offline, []string{"b"}) {
-		t.Fatalf("fetches on %v, offline %v; want a and c, b reported offline", f.fetches, res.Offline)
+	if !slices.Equal(f.fetches, []string{"a", "c"}) || rep.Preheat == nil || !slices.Equal(rep.Preheat.Offline, []string{"b"}) {
+		t.Fatalf("fetches on %v, report %+v; want a and c, b reported offline", f.fetches, rep.Preheat)
 	}
 }
 
@@ -161,9 +165,9 @@ func TestPreheatRunReportsFailedHost(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "1 of 2 hosts failed: b: ") || !strings.Contains(err.Error(), "digest mismatch") {
 		t.Fatalf("error %v; want host b's failure named", err)
 	}
-	var res api.PreheatRunResult
-	if !runDetails(err, &res) || len(res.Hosts) != 2 || res.Hosts[0].Failed != 0 || res.Hosts[1].Failed != 1 {
-		t.Fatalf("report in the error: %+v; want a succeeded and b failed", res)
+	var rep api.RunReport
+	if !runDetails(err, &rep) || rep.Preheat == nil || len(rep.Preheat.Hosts) != 2 || rep.Preheat.Hosts[0].Failed != 0 || rep.Preheat.Hosts[1].Failed != 1 {
+		t.Fatalf("report in the error: %+v; want a succeeded and b failed", rep.Preheat)
 	}
 }
 

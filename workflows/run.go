@@ -99,11 +99,12 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 	}
 }
 
-// executeRun starts the run workflow of the plan's kind.
+// executeRun starts the plan's run workflow: the section of the spec
+// that is set (backup or preheat) names it and is its request.
 func (p *planner) executeRun(ctx workflow.Context, nominal time.Time) workflow.ChildWorkflowFuture {
-	if p.spec.Kind == plan.KindPreheat && p.spec.Preheat != nil {
+	if pre := p.spec.Preheat; pre != nil {
 		return workflow.ExecuteChildWorkflow(ctx, api.PreheatRunWorkflowName, api.PreheatRunRequest{
-			PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Preheat: *p.spec.Preheat, Retry: p.spec.Retry.Activity,
+			PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Preheat: *pre, Retry: p.spec.Retry.Activity,
 		})
 	}
 	req := BackupRunRequest{PlanID: p.spec.ID, Nominal: nominal.UTC(), Host: p.spec.Host, Retry: p.spec.Retry.Activity, Timezone: p.spec.Schedule.Timezone}
@@ -121,23 +122,21 @@ func (p *planner) cancelRun(reason string) {
 	}
 }
 
-// finishRun records the outcome of the run in flight.
+// finishRun records the outcome of the run in flight from its run report,
+// whatever its kind. A failed run may carry its report as the error's
+// details (a preheat's hosts that did succeed).
 func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
-	var res BackupRunResult
-	var err error
-	if p.spec.Kind == plan.KindPreheat {
-		var pr api.PreheatRunResult
-		err = f.Get(ctx, &pr)
-		p.preheated(pr, err)
-		res = BackupRunResult{Files: int64(pr.Items), Bytes: pr.Bytes, Downloaded: pr.Downloaded}
-	} else {
-		err = f.Get(ctx, &res)
+	var rep api.RunReport
+	err := f.Get(ctx, &rep)
+	if err != nil && !runDetails(err, &rep) {
+		rep = api.RunReport{}
 	}
+	p.noteCacheExpiry(rep)
 	p.runFuture, p.runCancel = nil, nil
 	now := workflow.Now(ctx).UTC()
 	switch {
 	case err == nil:
-		p.endRun(now, api.OutcomeSucceeded, "", &res)
+		p.endRun(now, api.OutcomeSucceeded, "", &rep)
 	case isCanceled(err):
 		reason := "cancelled"
 		if p.cancelReason != "" {
@@ -151,7 +150,7 @@ func (p *planner) finishRun(ctx workflow.Context, f workflow.Future) {
 	p.st.NextRun = p.sched.Next(p.st.Prev, p.anchors())
 }
 
-func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunResult) {
+func (p *planner) endRun(now time.Time, outcome, errMsg string, rep *api.RunReport) {
 	r := p.st.Running
 	p.st.Running = nil
 	if r == nil {
@@ -171,9 +170,8 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		p.st.LastSuccessStart = r.Nominal
 		p.st.Overdue = false
 		p.st.ConsecutiveFailures = 0
-		if res != nil {
-			r.SnapshotID, r.Files, r.Bytes, r.Downloaded = res.SnapshotID, res.Files, res.Bytes, res.Downloaded
-			r.Forgotten, r.Uploaded = res.Forgotten, res.Uploaded
+		if rep != nil {
+			rep.Fill(r)
 		}
 	case api.OutcomeCancelled:
 		p.st.Counters.Cancelled++
@@ -186,7 +184,8 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, res *BackupRunRe
 		}
 	}
 	p.updateLedger(r.ID, func(e *api.LedgerEntry) {
-		e.Outcome, e.At = outcome, now
+		e.Outcome, e.At, e.Reused = outcome, now, r.Reused
+		e.Ended = &now
 		if detail != "" {
 			e.Detail = detail
 		}

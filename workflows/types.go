@@ -112,19 +112,3 @@ type BackupRunRequest struct {
 	// Timezone is the plan's: retention counts its periods in it.
 	Timezone string `json:"timezone,omitempty"`
 }
-
-// BackupRunResult is the result of a BackupRunWorkflow.
-type BackupRunResult struct {
-	SnapshotID string `json:"snapshot_id"`
-	Files      int64  `json:"files"`
-	Bytes      int64  `json:"bytes"`
-	Reused     bool   `json:"reused"`
-	// Downloaded is set for preheat runs, whose report becomes a run record.
-	Downloaded int64 `json:"downloaded,omitempty"`
-	// Forgotten is how many of the plan's snapshots retention deleted
-	// after this one; Kept how many it kept.
-	Forgotten int `json:"forgotten,omitempty"`
-	Kept      int `json:"kept,omitempty"`
-	// Uploaded is what the snapshot added to the repository.
-	Uploaded int64 `json:"uploaded,omitempty"`
-}

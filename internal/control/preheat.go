@@ -104,13 +104,16 @@ func StartPreheat(ctx context.Context, c client.Client, req OneOffPreheat) (run 
 // PreheatResult waits for a preheat run and returns its report; a failed
 // run returns the report it carried with its error.
 func PreheatResult(ctx context.Context, run client.WorkflowRun) (api.PreheatRunResult, error) {
-	var res api.PreheatRunResult
-	err := run.Get(ctx, &res)
+	var rep api.RunReport
+	err := run.Get(ctx, &rep)
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) && app.HasDetails() {
-			_ = app.Details(&res)
+			_ = app.Details(&rep)
 		}
 	}
-	return res, err
+	if rep.Preheat == nil {
+		return api.PreheatRunResult{}, err
+	}
+	return *rep.Preheat, err
 }

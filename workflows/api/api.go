@@ -8,6 +8,7 @@
 package api
 
 import (
+	"encoding/json"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -226,6 +227,9 @@ type RunRecord struct {
 	// Forgotten is how many older snapshots of the plan the run's
 	// retention (backup.keep) deleted.
 	Forgotten int `json:"forgotten,omitempty"`
+	// Reused is true when the run found its work done by an earlier
+	// attempt (a backup whose snapshot was already made).
+	Reused bool `json:"reused,omitempty"`
 }
 
 // Pause modes.
@@ -446,8 +450,12 @@ type LedgerEntry struct {
 	// Late is how much later than planned the run started ("" on time).
 	Late    string     `json:"late,omitempty"`
 	Started *time.Time `json:"started,omitempty"`
-	RunID   string     `json:"run_id,omitempty"`
-	Detail  string     `json:"detail,omitempty"`
+	// Ended is when the run ended; Reused is set when it found its work
+	// already done by an earlier attempt.
+	Ended  *time.Time `json:"ended,omitempty"`
+	Reused bool       `json:"reused,omitempty"`
+	RunID  string     `json:"run_id,omitempty"`
+	Detail string     `json:"detail,omitempty"`
 	// At is when the outcome was recorded.
 	At time.Time `json:"at"`
 }
@@ -499,6 +507,8 @@ type RestoreRequest struct {
 
 // Run kinds of a RunReport.
 const (
+	RunKindBackup      = "backup"
+	RunKindPreheat     = "preheat"
 	RunKindRestore     = "restore"
 	RunKindVerify      = "verify"
 	RunKindMaintenance = "maintenance"
@@ -516,9 +526,76 @@ type RunReport struct {
 	Reused      bool                       `json:"reused,omitempty"`
 	Files       int64                      `json:"files"`
 	Bytes       int64                      `json:"bytes"`
+	Backup      *BackupDetails             `json:"backup,omitempty"`
+	Preheat     *PreheatRunResult          `json:"preheat,omitempty"`
 	Restore     *RestoreDetails            `json:"restore,omitempty"`
 	Verify      *activities.VerifyResult   `json:"verify,omitempty"`
 	Maintenance *activities.MaintainResult `json:"maintenance,omitempty"`
+}
+
+// BackupDetails describe a backup run: the snapshot it made (or reused),
+// what it added to the repository, and what its retention did.
+type BackupDetails struct {
+	SnapshotID string `json:"snapshot_id"`
+	Dirs       int64  `json:"dirs,omitempty"`
+	// Uploaded is what the snapshot added to the repository, after
+	// deduplication and compression.
+	Uploaded int64 `json:"uploaded,omitempty"`
+	// Forgotten is how many of the plan's snapshots retention deleted
+	// after this one; Kept how many it kept.
+	Forgotten int `json:"forgotten,omitempty"`
+	Kept      int `json:"kept,omitempty"`
+}
+
+// UnmarshalJSON reads a run report, and also the results run workflows
+// returned before the report existed (a backup's {snapshot_id, files, ...}
+// or a preheat's {hosts, items, ...}), which histories recorded then
+// still hold.
+func (r *RunReport) UnmarshalJSON(b []byte) error {
+	type plain RunReport
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	if p.Kind != "" {
+		*r = RunReport(p)
+		return nil
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(b, &keys); err != nil || len(keys) == 0 {
+		*r = RunReport(p)
+		return err
+	}
+	if _, ok := keys["hosts"]; ok {
+		var pr PreheatRunResult
+		if err := json.Unmarshal(b, &pr); err != nil {
+			return err
+		}
+		*r = RunReport{Kind: RunKindPreheat, Files: int64(pr.Items), Bytes: pr.Bytes, Preheat: &pr}
+		return nil
+	}
+	var legacy struct {
+		BackupDetails
+		Files  int64 `json:"files"`
+		Bytes  int64 `json:"bytes"`
+		Reused bool  `json:"reused"`
+	}
+	if err := json.Unmarshal(b, &legacy); err != nil {
+		return err
+	}
+	*r = RunReport{Kind: RunKindBackup, Files: legacy.Files, Bytes: legacy.Bytes, Reused: legacy.Reused, Backup: &legacy.BackupDetails}
+	return nil
+}
+
+// Fill writes what the report says into a plan's record of the run.
+func (r RunReport) Fill(rec *RunRecord) {
+	rec.Files, rec.Bytes, rec.Reused = r.Files, r.Bytes, r.Reused
+	if b := r.Backup; b != nil {
+		rec.SnapshotID, rec.Uploaded, rec.Forgotten = b.SnapshotID, b.Uploaded, b.Forgotten
+	}
+	if p := r.Preheat; p != nil {
+		rec.Downloaded = p.Downloaded
+	}
 }
 
 // RestoreDetails describe a restore: what was restored where, and what an
