@@ -210,3 +210,52 @@ func TestMaintainCancelled(t *testing.T) {
 		t.Errorf("cancelled maintenance changed the repository: %d bytes, was %d", s, size)
 	}
 }
+
+// What a killed backup left (data it uploaded and flushed, with no
+// snapshot referring to it) is removed by the next full maintenance past
+// the safety margin, here shortened to none; the kept snapshot stays whole.
+func TestMaintainRemovesWhatAKilledBackupLeft(t *testing.T) {
+	const garbage = 48 << 20 // more than a pack (kopia's 20 MB): full packs reach storage as they fill
+	opts := snapshottest.Options(t)
+	r := snapshottest.Open(t, opts)
+	keptTree := map[string]string{"kept.txt": "kept\n"}
+	kept, err := r.Snapshot(t.Context(), snapshot.Request{Source: snapshottest.WriteTree(t, keptTree)}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, kill := context.WithCancel(t.Context())
+	defer kill()
+	var uploaded int64
+	_, err = r.Snapshot(ctx, snapshot.Request{Source: snapshottest.WriteTree(t, randomTree(t, 24, garbage))}, func(p snapshot.Progress) {
+		uploaded = p.Uploaded
+		if p.Uploaded > garbage/2 {
+			kill()
+		}
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("the killed backup: %v, want cancelled", err)
+	}
+	written := time.Now()
+	before, err := r.Maintain(t.Context(), false, snapshot.SafetyNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.BytesAfter < 20<<20 {
+		t.Fatalf("the killed backup left %d bytes in the repository (uploaded %d); want its data kept for a retry", before.BytesAfter, uploaded)
+	}
+	time.Sleep(time.Until(written.Truncate(time.Second).Add(time.Second)))
+	st, err := r.Maintain(t.Context(), true, snapshot.SafetyNone)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Freed() < before.BytesAfter-1<<20 {
+		t.Errorf("full maintenance past the margin freed %d bytes; the killed backup had uploaded %d", st.Freed(), uploaded)
+	}
+	target := t.TempDir()
+	if _, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: kept.ID, Target: target}, nil); err != nil {
+		t.Fatalf("restore the kept snapshot after maintenance: %v", err)
+	}
+	if got := snapshottest.ReadTree(t, target); !maps.Equal(got, keptTree) {
+		t.Errorf("the kept snapshot restores as %v", got)
+	}
+}
