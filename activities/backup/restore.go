@@ -25,7 +25,7 @@ func (a *Activities) PrepareRestore(ctx context.Context, req activities.PrepareR
 		return res, badConfig("restore: the request names no plan")
 	}
 	if err := snapshot.CheckTarget(req.Target, req.Overwrite); err != nil {
-		return res, badConfig("restore: --target: %v", err)
+		return res, badConfig("%v", err)
 	}
 	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
 	if err != nil {
@@ -38,11 +38,11 @@ func (a *Activities) PrepareRestore(ctx context.Context, req activities.PrepareR
 	}
 	in, err := choose(infos, req.PlanID, req.Snapshot, req.At)
 	if err != nil {
-		return res, badConfig("restore: %v", err)
+		return res, badConfig("%v", err)
 	}
 	e, err := r.Stat(ctx, in.ID, insideSnapshot(req.Path, in.Source))
 	if err != nil {
-		return res, badConfig("restore: --path: %v", err)
+		return res, badConfig("--path: %v", err)
 	}
 	return activities.PrepareRestoreResult{
 		SnapshotID: in.ID, Taken: in.Start, Source: in.Source, Path: e.Path, Host: a.Hostname,

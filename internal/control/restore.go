@@ -118,11 +118,11 @@ func RestoreProgress(ctx context.Context, c client.Client, id string) (activitie
 }
 
 // ownWords is an activity's own error message, without the chain of
-// wrappers Temporal puts around it.
+// wrappers Temporal puts around it or its error type.
 func ownWords(err error) error {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		return errors.New(app.Error())
+		return errors.New(app.Message())
 	}
 	return err
 }
