@@ -39,13 +39,34 @@ newest snapshot.
 	}
 }
 
-// restoreOutput is what restore -o json prints: the restore's workflow ID,
-// and with --wait its report or error.
-type restoreOutput struct {
+// reportOutput is what restore and snapshots verify print with -o json:
+// the workflow's ID and, once it has ended, its report or its error.
+type reportOutput struct {
 	ID     string         `json:"id"`
-	RunID  string         `json:"run_id"`
+	RunID  string         `json:"run_id,omitempty"`
+	Joined bool           `json:"joined,omitempty"`
 	Report *api.RunReport `json:"report,omitempty"`
 	Error  *string        `json:"error,omitempty"`
+}
+
+// printReport prints a finished job: out with its report or error as
+// JSON, or the report through render for people. It returns the job's
+// error.
+func printReport(c *cli.Context, asJSON bool, out reportOutput, rep api.RunReport, runErr error, render func(io.Writer, api.RunReport)) error {
+	if runErr != nil {
+		msg := runErr.Error()
+		out.Error = &msg
+	} else {
+		out.Report = &rep
+	}
+	if asJSON {
+		if err := writeJSON(c, out); err != nil {
+			return err
+		}
+	} else if runErr == nil {
+		render(c.App.Writer, rep)
+	}
+	return runErr
 }
 
 func restoreAction(c *cli.Context) error {
@@ -80,7 +101,7 @@ func restoreAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	out := restoreOutput{ID: run.GetID(), RunID: run.GetRunID()}
+	out := reportOutput{ID: run.GetID(), RunID: run.GetRunID()}
 	if !c.Bool("wait") {
 		if asJSON {
 			return writeJSON(c, out)
@@ -94,20 +115,7 @@ func restoreAction(c *cli.Context) error {
 	}
 	rep, runErr := control.WaitRestore(ctx(c), run)
 	stopBar()
-	if runErr != nil {
-		msg := runErr.Error()
-		out.Error = &msg
-	} else {
-		out.Report = &rep
-	}
-	if asJSON {
-		if err := writeJSON(c, out); err != nil {
-			return err
-		}
-	} else if runErr == nil {
-		renderRestore(c.App.Writer, rep)
-	}
-	return runErr
+	return printReport(c, asJSON, out, rep, runErr, renderRestore)
 }
 
 // restoreSample reads the restore's heartbeat for the bar.

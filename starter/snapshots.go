@@ -69,14 +69,6 @@ func snapshotsCommand() *cli.Command {
 	}
 }
 
-// verifyOutput is what snapshots verify -o json prints.
-type verifyOutput struct {
-	ID     string         `json:"id"`
-	Joined bool           `json:"joined"`
-	Report *api.RunReport `json:"report,omitempty"`
-	Error  *string        `json:"error,omitempty"`
-}
-
 // snapshotsVerify asks the plan to verify its repository now and waits
 // for the outcome; it fails when the verification fails.
 func snapshotsVerify(c *cli.Context) error {
@@ -113,21 +105,14 @@ func snapshotsVerify(c *cli.Context) error {
 		fmt.Fprintf(c.App.ErrWriter, "verification %s %s\n", verb, started.ID)
 	}
 	rep, runErr := control.WaitVerify(ctx(c), cl, started.ID)
-	out := verifyOutput{ID: started.ID, Joined: started.Joined}
-	if runErr != nil {
-		msg := runErr.Error()
-		out.Error = &msg
-	} else {
-		out.Report = &rep
+	return printReport(c, asJSON, reportOutput{ID: started.ID, Joined: started.Joined}, rep, runErr, renderVerify)
+}
+
+// renderVerify says what a verification checked.
+func renderVerify(w io.Writer, rep api.RunReport) {
+	if v := rep.Verify; v != nil {
+		fmt.Fprintf(w, "verified %d snapshots, %d files in %s: no problems found\n", v.Snapshots, v.Files, rep.End.Sub(rep.Start).Round(time.Millisecond))
 	}
-	if asJSON {
-		if err := writeJSON(c, out); err != nil {
-			return err
-		}
-	} else if v := rep.Verify; runErr == nil && v != nil {
-		fmt.Fprintf(c.App.Writer, "verified %d snapshots, %d files in %s: no problems found\n", v.Snapshots, v.Files, rep.End.Sub(rep.Start).Round(time.Millisecond))
-	}
-	return runErr
 }
 
 // renderSnapshots prints a plan's snapshots, newest first, with their keep
