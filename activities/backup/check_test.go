@@ -60,7 +60,7 @@ func TestCheckBackup(t *testing.T) {
 			[]string{"plans[0].backup.password_env: the password in environment variable " + passwordEnv + " does not open repository " + repo}},
 		{"unsupported repository", password,
 			activities.CheckBackupRequest{Source: src, Repository: "sftp://nas/repo", PasswordEnv: passwordEnv},
-			[]string{"plans[0].backup.repository: sftp://nas/repo: unsupported repository location: sftp:// storage is not supported yet, only local paths"}},
+			[]string{"plans[0].backup.repository: sftp://nas/repo: unsupported repository location: sftp:// storage is not supported yet, only local paths and s3://"}},
 		{"repository parent missing", password,
 			activities.CheckBackupRequest{Source: src, Repository: "/mnt/nodisk/repo", PasswordEnv: passwordEnv},
 			[]string{"plans[0].backup.repository: /mnt/nodisk/repo: no kopia repository: parent directory /mnt/nodisk does not exist"}},
@@ -68,11 +68,11 @@ func TestCheckBackup(t *testing.T) {
 			activities.CheckBackupRequest{Source: src, Repository: src, PasswordEnv: passwordEnv},
 			[]string{"plans[0].backup.repository: " + src + ": no kopia repository: the directory holds other files"}},
 		{"everything wrong", password,
-			activities.CheckBackupRequest{Source: "/srv/data", Repository: "s3://bucket", PasswordEnv: "STEWARD_UNSET"},
+			activities.CheckBackupRequest{Source: "/srv/data", Repository: "b2://bucket", PasswordEnv: "STEWARD_UNSET"},
 			[]string{
 				"plans[0].backup.source: /srv/data: no such directory",
 				"plans[0].backup.password_env: environment variable STEWARD_UNSET is not set on host nas-1",
-				"plans[0].backup.repository: s3://bucket: unsupported repository location: s3:// storage is not supported yet, only local paths",
+				"plans[0].backup.repository: b2://bucket: unsupported repository location: b2:// storage is not supported yet, only local paths and s3://",
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,7 +3,10 @@ package snapshot
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
+
+	"github.com/kopia/kopia/repo/blob"
 
 	"github.com/kopia/kopia/repo/blob/filesystem"
 	"github.com/kopia/kopia/repo/blob/readonly"
@@ -18,7 +21,7 @@ import (
 func Check(ctx context.Context, opts Options) error {
 	loc, err := location(opts.Repository)
 	if err != nil {
-		return fmt.Errorf("%s: %w", opts.Repository, err)
+		return fmt.Errorf("%s: %w", shown(opts.Repository), err)
 	}
 	if err := check(ctx, loc, opts); err != nil {
 		return fmt.Errorf("%s: %w", loc, classify(err))
@@ -27,6 +30,9 @@ func Check(ctx context.Context, opts Options) error {
 }
 
 func check(ctx context.Context, loc string, opts Options) error {
+	if strings.HasPrefix(loc, "s3://") {
+		return checkS3(ctx, loc, opts)
+	}
 	found, err := probe(loc, opts.Create)
 	if err != nil || !found {
 		return err
@@ -42,8 +48,26 @@ func check(ctx context.Context, loc string, opts Options) error {
 		return err
 	}
 	defer st.Close(ctx) //nolint:errcheck // read only
-	// Reading the format blob derives the key from the password and
-	// decrypts the repository's parameters with it.
-	_, err = format.NewManager(ctx, readonly.NewWrapper(st), "", -1, opts.Password, time.Now)
+	return checkPassword(ctx, st, opts.Password)
+}
+
+// checkS3 is check of an s3:// location.
+func checkS3(ctx context.Context, loc string, opts Options) error {
+	st, err := openS3(ctx, loc, opts.S3)
+	if err != nil {
+		return err
+	}
+	defer st.Close(ctx) //nolint:errcheck // read only
+	found, err := probeBlobs(ctx, st, opts.Create)
+	if err != nil || !found || opts.Password == "" {
+		return err
+	}
+	return checkPassword(ctx, st, opts.Password)
+}
+
+// checkPassword reads the format blob, which derives the key from the
+// password and decrypts the repository's parameters with it.
+func checkPassword(ctx context.Context, st blob.Storage, password string) error {
+	_, err := format.NewManager(ctx, readonly.NewWrapper(st), "", -1, password, time.Now)
 	return err
 }

@@ -58,6 +58,9 @@ type Options struct {
 	// connection config and local cache. Default: steward/kopia under
 	// os.UserCacheDir().
 	ConfigDir string
+	// S3 holds the endpoint and credentials of an s3://bucket/prefix
+	// repository (nil for a local path).
+	S3 *S3Options
 	// Uncached makes every read go to the repository's storage, never to
 	// the local cache: what a verification needs, since a cached copy of
 	// data hides damage to the stored one.
@@ -87,7 +90,7 @@ const (
 func Open(ctx context.Context, opts Options) (*Repo, error) {
 	loc, err := location(opts.Repository)
 	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", opts.Repository, err)
+		return nil, fmt.Errorf("open repository %s: %w", shown(opts.Repository), err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("open repository %s: %w", loc, classify(err))
@@ -103,7 +106,12 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 		return nil, fail(err)
 	}
 
-	st, err := storage(ctx, loc, opts.Create, opts.Password)
+	var st blob.Storage
+	if strings.HasPrefix(loc, "s3://") {
+		st, err = s3Storage(ctx, loc, opts.S3, opts.Create, opts.Password)
+	} else {
+		st, err = storage(ctx, loc, opts.Create, opts.Password)
+	}
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -152,10 +160,17 @@ func location(s string) (string, error) {
 		return "", fmt.Errorf("%w: no location given", ErrUnsupported)
 	}
 	if scheme, _, ok := strings.Cut(s, "://"); ok {
-		if scheme != "file" {
-			return "", fmt.Errorf("%w: %s:// storage is not supported yet, only local paths", ErrUnsupported, scheme)
+		switch scheme {
+		case "s3":
+			if _, _, err := s3Location(s); err != nil {
+				return "", err
+			}
+			return s, nil
+		case "file":
+			s = strings.TrimPrefix(s, "file://")
+		default:
+			return "", fmt.Errorf("%w: %s:// storage is not supported yet, only local paths and s3://", ErrUnsupported, scheme)
 		}
-		s = strings.TrimPrefix(s, "file://")
 	}
 	return filepath.Abs(s)
 }
