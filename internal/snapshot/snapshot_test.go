@@ -314,8 +314,8 @@ func TestOpenErrors(t *testing.T) {
 		create   bool
 		want     error
 	}{
-		{"sftp", "sftp://backup@nas/repo", true, snapshot.ErrUnsupported},
-		{"s3", "s3://bucket/prefix", true, snapshot.ErrUnsupported},
+		{"sftp", "sftp://nas/repo", true, snapshot.ErrUnsupported},
+		{"b2", "b2://bucket/prefix", true, snapshot.ErrUnsupported},
 		{"missing without create", filepath.Join(base, "none"), false, snapshot.ErrNoRepository},
 		{"empty without create", t.TempDir(), false, snapshot.ErrNoRepository},
 		{"missing parent", filepath.Join(base, "unmounted", "repo"), true, snapshot.ErrNoRepository},
