@@ -248,7 +248,9 @@ func TestMaintainRemovesWhatAKilledBackupLeft(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Freed() < before.BytesAfter-1<<20 {
+	// At least the full packs the killed backup flushed (how far it got
+	// before the kill varies with the machine's load).
+	if st.Freed() < 20<<20 {
 		t.Errorf("full maintenance past the margin freed %d bytes; the killed backup had uploaded %d", st.Freed(), uploaded)
 	}
 	target := t.TempDir()
