@@ -2,7 +2,11 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
 
 	"go.temporal.io/sdk/client"
 
@@ -43,8 +47,17 @@ func VerifyNow(ctx context.Context, c client.Client, id string, req api.VerifyNo
 // WaitVerify waits until verification id ends and returns its report.
 func WaitVerify(ctx context.Context, c client.Client, id string) (api.RunReport, error) {
 	var rep api.RunReport
-	if err := c.GetWorkflow(ctx, id, "").Get(ctx, &rep); err != nil {
-		return rep, fmt.Errorf("verification %s: %w", id, ownWords(err))
+	for tries := 0; ; tries++ {
+		err := c.GetWorkflow(ctx, id, "").Get(ctx, &rep)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) && tries < 50 {
+			// The plan answers the Update before its child has started.
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			return rep, fmt.Errorf("verification %s: %w", id, ownWords(err))
+		}
+		return rep, nil
 	}
-	return rep, nil
 }
