@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/steward-ops/steward/internal/repository"
 	"github.com/steward-ops/steward/internal/retention"
 )
 
@@ -56,13 +57,12 @@ func HostTaskQueue(host string) string {
 // referenced, never carried: the activity reads the password from the
 // environment variable PasswordEnv or the file PasswordFile on its own host.
 type BackupRequest struct {
-	PlanID       string   `json:"plan_id"`
-	RunID        string   `json:"run_id"`
-	Source       string   `json:"source"`
-	Exclude      []string `json:"exclude,omitempty"`
-	Repository   string   `json:"repository"`
-	PasswordEnv  string   `json:"password_env,omitempty"`
-	PasswordFile string   `json:"password_file,omitempty"`
+	PlanID  string   `json:"plan_id"`
+	RunID   string   `json:"run_id"`
+	Source  string   `json:"source"`
+	Exclude []string `json:"exclude,omitempty"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
 }
 
 // BackupResult describes the snapshot a Backup activity made, or found
@@ -90,13 +90,12 @@ const Forget = "Forget"
 // ForgetRequest names a plan's repository and its retention policy.
 // Timezone is the plan's: periods (days, weeks, ...) are counted in it.
 type ForgetRequest struct {
-	PlanID       string           `json:"plan_id"`
-	Repository   string           `json:"repository"`
-	PasswordEnv  string           `json:"password_env,omitempty"`
-	PasswordFile string           `json:"password_file,omitempty"`
-	Policy       retention.Policy `json:"policy"`
-	Timezone     string           `json:"timezone,omitempty"`
-	DryRun       bool             `json:"dry_run,omitempty"`
+	PlanID string `json:"plan_id"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
+	Policy   retention.Policy `json:"policy"`
+	Timezone string           `json:"timezone,omitempty"`
+	DryRun   bool             `json:"dry_run,omitempty"`
 	// Brief leaves the kept snapshots out of the result (a run's own
 	// retention: its history need not list every snapshot each time).
 	Brief bool `json:"brief,omitempty"`
@@ -141,11 +140,10 @@ type BackupProgress struct {
 // check. Path is the field path of the plan's backup section, used to prefix
 // problems (for example "plans[0].backup").
 type CheckBackupRequest struct {
-	Path         string `json:"path"`
-	Source       string `json:"source"`
-	Repository   string `json:"repository"`
-	PasswordEnv  string `json:"password_env,omitempty"`
-	PasswordFile string `json:"password_file,omitempty"`
+	Path   string `json:"path"`
+	Source string `json:"source"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
 	// Guards are the plan's path_exists and mounted preconditions. A
 	// source or repository under a guard that does not hold now (the
 	// external drive is not plugged in) is not checked: its runs wait for
@@ -238,12 +236,11 @@ const SnapshotLatest = "latest"
 // (an ID, a unique prefix of one, or SnapshotLatest), or the newest taken
 // at or before At.
 type PrepareRestoreRequest struct {
-	PlanID       string     `json:"plan_id"`
-	Repository   string     `json:"repository"`
-	PasswordEnv  string     `json:"password_env,omitempty"`
-	PasswordFile string     `json:"password_file,omitempty"`
-	Snapshot     string     `json:"snapshot,omitempty"`
-	At           *time.Time `json:"at,omitempty"`
+	PlanID string `json:"plan_id"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
+	Snapshot string     `json:"snapshot,omitempty"`
+	At       *time.Time `json:"at,omitempty"`
 	// Path is a slash-separated path inside the snapshot; empty means all.
 	Path      string `json:"path,omitempty"`
 	Target    string `json:"target"`
@@ -269,14 +266,13 @@ type PrepareRestoreResult struct {
 // RestoreRequest restores path Path of snapshot SnapshotID into Target.
 // Files and Bytes are the totals PrepareRestore found, for progress.
 type RestoreRequest struct {
-	Repository   string `json:"repository"`
-	PasswordEnv  string `json:"password_env,omitempty"`
-	PasswordFile string `json:"password_file,omitempty"`
-	SnapshotID   string `json:"snapshot_id"`
-	Path         string `json:"path,omitempty"`
-	Target       string `json:"target"`
-	Files        int64  `json:"files"`
-	Bytes        int64  `json:"bytes"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
+	SnapshotID string `json:"snapshot_id"`
+	Path       string `json:"path,omitempty"`
+	Target     string `json:"target"`
+	Files      int64  `json:"files"`
+	Bytes      int64  `json:"bytes"`
 }
 
 // RestoreResult counts what a restore wrote. Kept counts the files an
@@ -308,10 +304,9 @@ const Verify = "Verify"
 // VerifyRequest names the repository and the percent (0 to 100) of file
 // contents to read back.
 type VerifyRequest struct {
-	Repository   string  `json:"repository"`
-	PasswordEnv  string  `json:"password_env,omitempty"`
-	PasswordFile string  `json:"password_file,omitempty"`
-	Percent      float64 `json:"percent"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
+	Percent float64 `json:"percent"`
 }
 
 // VerifyResult counts what a verification checked.
@@ -327,10 +322,9 @@ const Maintain = "Maintain"
 
 // MaintainRequest names the repository and the kind of maintenance.
 type MaintainRequest struct {
-	Repository   string `json:"repository"`
-	PasswordEnv  string `json:"password_env,omitempty"`
-	PasswordFile string `json:"password_file,omitempty"`
-	Full         bool   `json:"full,omitempty"`
+	// Ref names the repository and references its secrets.
+	repository.Ref
+	Full bool `json:"full,omitempty"`
 }
 
 // MaintainResult says what a maintenance run found and freed: the size of

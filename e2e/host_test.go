@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -28,7 +30,7 @@ func TestRunWaitsForItsHost(t *testing.T) {
 	p := plan.Plan{
 		ID: "remote", Kind: plan.KindBackup, Host: "nas-2",
 		Schedule: plan.Schedule{Every: plan.Duration(time.Hour)},
-		Backup:   &plan.Backup{Source: src, Repository: repo, PasswordEnv: "STEWARD_E2E_PASSWORD"},
+		Backup:   &plan.Backup{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: "STEWARD_E2E_PASSWORD"}},
 	}
 	p.SetDefaults()
 	c := s.client()

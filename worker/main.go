@@ -204,7 +204,10 @@ func run(ctx context.Context, o options) error {
 			copts.Namespace, strings.Join(missing, ", "))
 	}
 
-	workers := newWorkers(c, o.Host, o.CacheDir)
+	workers, backups := newWorkers(c, o.Host, o.CacheDir)
+	// Deferred first, so it runs after the workers stopped: it closes the
+	// repositories they kept open.
+	defer backups.Close(context.WithoutCancel(ctx))
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
 			return fmt.Errorf("start worker: %w", err)
@@ -262,8 +265,9 @@ func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devse
 const heartbeatThrottle = 2 * time.Second
 
 // newWorkers returns the worker of the shared queue (workflows, and the
-// activities of plans with no host) and the worker of this host's queue.
-func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
+// activities of plans with no host) and the worker of this host's queue,
+// and the backup activities they share.
+func newWorkers(c client.Client, host, cacheDir string) ([]worker.Worker, *backup.Activities) {
 	acts := backup.New()
 	acts.Hostname = host
 	checks := gate.New()
@@ -292,7 +296,7 @@ func newWorkers(c client.Client, host, cacheDir string) []worker.Worker {
 	acts.Register(hostW)
 	checks.Register(hostW)
 	warm.Register(hostW)
-	return []worker.Worker{shared, hostW}
+	return []worker.Worker{shared, hostW}, acts
 }
 
 func queueNames(host string) string {

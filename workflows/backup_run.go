@@ -36,13 +36,11 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (api.RunRepor
 	})
 	var res activities.BackupResult
 	err := workflow.ExecuteActivity(ctx, activities.Backup, activities.BackupRequest{
-		PlanID:       req.PlanID,
-		RunID:        info.WorkflowExecution.ID,
-		Source:       req.Backup.Source,
-		Exclude:      req.Backup.Exclude,
-		Repository:   req.Backup.Repository,
-		PasswordEnv:  req.Backup.PasswordEnv,
-		PasswordFile: req.Backup.PasswordFile,
+		PlanID:  req.PlanID,
+		RunID:   info.WorkflowExecution.ID,
+		Source:  req.Backup.Source,
+		Exclude: req.Backup.Exclude,
+		Ref:     req.Backup.Ref,
 	}).Get(ctx, &res)
 	if err != nil {
 		return out, err
@@ -67,13 +65,11 @@ func BackupRunWorkflow(ctx workflow.Context, req BackupRunRequest) (api.RunRepor
 	})
 	var fres activities.ForgetResult
 	err = workflow.ExecuteActivity(fctx, activities.Forget, activities.ForgetRequest{
-		PlanID:       req.PlanID,
-		Repository:   req.Backup.Repository,
-		PasswordEnv:  req.Backup.PasswordEnv,
-		PasswordFile: req.Backup.PasswordFile,
-		Policy:       policy,
-		Timezone:     req.Timezone,
-		Brief:        true,
+		PlanID:   req.PlanID,
+		Ref:      req.Backup.Ref,
+		Policy:   policy,
+		Timezone: req.Timezone,
+		Brief:    true,
 	}).Get(fctx, &fres)
 	if err != nil {
 		// The snapshot is made; a retry of the run reuses it and tries the

@@ -37,12 +37,10 @@ func CheckPlanWorkflow(ctx workflow.Context, req api.CheckPlanRequest) (api.Chec
 	b := req.Spec.Backup
 	var res activities.CheckBackupResult
 	err := workflow.ExecuteActivity(ctx, activities.CheckBackup, activities.CheckBackupRequest{
-		Path:         req.Path + ".backup",
-		Source:       b.Source,
-		Repository:   b.Repository,
-		PasswordEnv:  b.PasswordEnv,
-		PasswordFile: b.PasswordFile,
-		Guards:       guards(req.Spec.Preconditions),
+		Path:   req.Path + ".backup",
+		Source: b.Source,
+		Ref:    b.Ref,
+		Guards: guards(req.Spec.Preconditions),
 	}).Get(ctx, &res)
 	if err != nil {
 		return api.CheckPlanResult{}, err

@@ -95,7 +95,7 @@ func (p *planner) handleMaintenance(ctx workflow.Context, now time.Time) {
 	}
 	p.startJob(ctx, &p.maintainJob, api.RunKindMaintenance, due, api.MaintenanceWorkflowName, api.MaintenanceRequest{
 		Plan: p.spec.ID, Host: p.spec.Host, Maintain: activities.MaintainRequest{
-			Repository: b.Repository, PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, Full: full,
+			Ref: b.Ref, Full: full,
 		},
 	}, api.JobRecord{Full: full}, fmt.Sprintf("%s maintenance of the repository of %s", mode, p.spec.ID))
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
@@ -74,9 +76,8 @@ func backupPlan(every time.Duration) plan.Plan {
 		Kind:     plan.KindBackup,
 		Schedule: plan.Schedule{Every: plan.Duration(every)},
 		Backup: &plan.Backup{
-			Source:      "/home/alice",
-			Repository:  "/mnt/backup/repo",
-			PasswordEnv: "STEWARD_REPO_PASSWORD",
+			Source: "/home/alice",
+			Ref:    repository.Ref{Repository: "/mnt/backup/repo", PasswordEnv: "STEWARD_REPO_PASSWORD"},
 		},
 	}
 	p.SetDefaults()

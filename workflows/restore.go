@@ -59,7 +59,7 @@ func RestoreWorkflow(ctx workflow.Context, req api.RestoreRequest) (api.RunRepor
 	s := req.Select
 	var res activities.RestoreResult
 	err = workflow.ExecuteActivity(rctx, activities.Restore, activities.RestoreRequest{
-		Repository: s.Repository, PasswordEnv: s.PasswordEnv, PasswordFile: s.PasswordFile,
+		Ref:        s.Ref,
 		SnapshotID: prep.SnapshotID, Path: prep.Path, Target: s.Target,
 		Files: prep.Files, Bytes: prep.Bytes,
 	}).Get(rctx, &res)

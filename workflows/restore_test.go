@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -27,7 +29,7 @@ func restoreEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 }
 
 var restoreReq = api.RestoreRequest{Plan: "home", Host: "nas", Select: activities.PrepareRestoreRequest{
-	PlanID: "home", Repository: "/repo", PasswordEnv: "PW", Snapshot: "latest", Path: "docs", Target: "/restore",
+	PlanID: "home", Ref: repository.Ref{Repository: "/repo", PasswordEnv: "PW"}, Snapshot: "latest", Path: "docs", Target: "/restore",
 }}
 
 // TestRestoreWorkflowRestoresTheChosenSnapshotOnTheHost: the snapshot

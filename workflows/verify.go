@@ -93,7 +93,7 @@ func (p *planner) startVerify(ctx workflow.Context, due time.Time, percent float
 	b := p.spec.Backup
 	return p.startJob(ctx, &p.verifyJob, api.RunKindVerify, due, api.VerifyWorkflowName, api.VerifyRequest{
 		Plan: p.spec.ID, Host: p.spec.Host, Verify: activities.VerifyRequest{
-			Repository: b.Repository, PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, Percent: percent,
+			Ref: b.Ref, Percent: percent,
 		},
 	}, api.JobRecord{Percent: percent, By: by}, fmt.Sprintf("verify the repository of %s (%v%% of file contents)", p.spec.ID, percent))
 }

@@ -11,12 +11,14 @@ import (
 	"context"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/repository"
 	"github.com/steward-ops/steward/internal/snapshot"
 )
 
@@ -32,6 +34,7 @@ type Repository interface {
 	Verify(ctx context.Context, percent float64) (snapshot.VerifyStats, error)
 	Maintain(ctx context.Context, full bool, safety snapshot.Safety) (snapshot.MaintainStats, error)
 	Restore(ctx context.Context, req snapshot.RestoreRequest, progress func(snapshot.RestoreProgress)) (snapshot.RestoreStats, error)
+	Refresh(ctx context.Context) error
 	Close(ctx context.Context) error
 }
 
@@ -55,13 +58,20 @@ type Activities struct {
 	HeartbeatEvery time.Duration
 	// Now tells the time for heartbeat throttling; New sets time.Now.
 	Now func() time.Time
+
+	poolOnce sync.Once
+	pool     *pool // repositories kept open between activities
 }
 
 // New returns the activities with their real dependencies.
 func New() *Activities {
 	return &Activities{
 		Open: func(ctx context.Context, opts snapshot.Options) (Repository, error) {
-			return snapshot.Open(ctx, opts)
+			r, err := snapshot.Open(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			return r, nil
 		},
 		LookupEnv:      os.LookupEnv,
 		ReadFile:       os.ReadFile,
@@ -95,28 +105,45 @@ func hostname() string {
 	return strings.ToLower(h)
 }
 
-// openExisting opens a repository that must exist already, with the
-// password the plan references; done closes it.
-func (a *Activities) openExisting(ctx context.Context, repository, passwordEnv, passwordFile string) (r Repository, done func(), err error) {
-	return a.open(ctx, snapshot.Options{Repository: repository}, passwordEnv, passwordFile)
-}
-
-// open opens the repository opts names (Password, Hostname and ConfigDir
-// are filled in), with the password the plan references; done closes it.
-func (a *Activities) open(ctx context.Context, opts snapshot.Options, passwordEnv, passwordFile string) (r Repository, done func(), err error) {
-	repository := opts.Repository
-	password, err := a.password(passwordEnv, passwordFile)
+// open opens the repository ref names, with the secrets it references
+// resolved on this host, creating it first if create is set and the
+// location holds none. It comes from the worker's pool of open
+// repositories unless uncached (a verification reads everything from
+// storage). done gives it back; pass it the activity's error, so that a
+// repository that failed a request is not reused.
+func (a *Activities) open(ctx context.Context, ref repository.Ref, create, uncached bool) (r Repository, done func(error), err error) {
+	opts, err := a.optionsOrError(ref)
 	if err != nil {
 		return nil, nil, err
 	}
-	opts.Password, opts.Hostname, opts.ConfigDir = password, a.Hostname, a.ConfigDir
-	r, err = a.Open(ctx, opts)
+	opts.Create, opts.Uncached = create, uncached
+	closeIt := func(r Repository) {
+		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
+			activity.GetLogger(ctx).Warn("Closing the repository failed", "repository", repository.Redact(ref.Repository), "error", err)
+		}
+	}
+	if uncached {
+		r, err := a.Open(ctx, opts)
+		if err != nil {
+			return nil, nil, applicationError(err)
+		}
+		return r, func(error) { closeIt(r) }, nil
+	}
+	a.poolOnce.Do(func() { a.pool = newPool(a.Open) })
+	r, release, err := a.pool.acquire(ctx, opts)
 	if err != nil {
 		return nil, nil, applicationError(err)
 	}
-	return r, func() {
-		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
-			activity.GetLogger(ctx).Warn("Closing the repository failed", "repository", repository, "error", err)
-		}
-	}, nil
+	// A cancelled request says nothing about the repository; any other
+	// failure might (a storage error, a repository changed underneath):
+	// the next request opens it anew, which costs little.
+	return r, func(err error) { release(err != nil && ctx.Err() == nil) }, nil
+}
+
+// Close closes the repositories the activities keep open. The worker
+// calls it when it stops.
+func (a *Activities) Close(ctx context.Context) {
+	if a.pool != nil {
+		a.pool.close(ctx)
+	}
 }

@@ -24,30 +24,16 @@ const (
 // if the location holds none yet. It is idempotent: when a snapshot tagged
 // with req.RunID exists (an earlier attempt finished but its result was
 // lost), it returns that one with Reused set instead of taking another.
-func (a *Activities) Backup(ctx context.Context, req activities.BackupRequest) (activities.BackupResult, error) {
+func (a *Activities) Backup(ctx context.Context, req activities.BackupRequest) (_ activities.BackupResult, err error) {
 	log := activity.GetLogger(ctx)
 	if req.RunID == "" {
 		return activities.BackupResult{}, badConfig("backup: the request has no run ID")
 	}
-	password, err := a.password(req.PasswordEnv, req.PasswordFile)
+	r, release, err := a.open(ctx, req.Ref, true, false)
 	if err != nil {
 		return activities.BackupResult{}, err
 	}
-	r, err := a.Open(ctx, snapshot.Options{
-		Repository: req.Repository,
-		Password:   password,
-		Create:     true,
-		Hostname:   a.Hostname,
-		ConfigDir:  a.ConfigDir,
-	})
-	if err != nil {
-		return activities.BackupResult{}, applicationError(err)
-	}
-	defer func() {
-		if err := r.Close(context.WithoutCancel(ctx)); err != nil {
-			log.Warn("Closing the repository failed", "repository", req.Repository, "error", err)
-		}
-	}()
+	defer func() { release(err) }()
 
 	if done, ok, err := r.FindByTag(ctx, TagRun, req.RunID); err != nil {
 		return activities.BackupResult{}, applicationError(err)

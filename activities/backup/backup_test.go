@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
@@ -97,12 +99,11 @@ func TestBackupIsIdempotent(t *testing.T) {
 	src := snapshottest.WriteTree(t, sourceTree)
 	repo := filepath.Join(t.TempDir(), "repo") // made by the first backup
 	req := activities.BackupRequest{
-		PlanID:      "home",
-		RunID:       "steward/plan/home/run/2026-11-24T09:00:00Z",
-		Source:      src,
-		Exclude:     []string{"*.tmp", ".cache/"},
-		Repository:  repo,
-		PasswordEnv: passwordEnv,
+		PlanID:  "home",
+		RunID:   "steward/plan/home/run/2026-11-24T09:00:00Z",
+		Source:  src,
+		Exclude: []string{"*.tmp", ".cache/"},
+		Ref:     repository.Ref{Repository: repo, PasswordEnv: passwordEnv},
 	}
 
 	first, err := runBackup(env, req)
@@ -161,7 +162,7 @@ func TestBackupPasswordFile(t *testing.T) {
 	repo, _ := snapshottest.NewRepo(t)
 	res, err := runBackup(newEnv(a), activities.BackupRequest{
 		PlanID: "home", RunID: "r1", Source: snapshottest.WriteTree(t, sourceTree),
-		Repository: repo, PasswordFile: file,
+		Ref: repository.Ref{Repository: repo, PasswordFile: file},
 	})
 	if err != nil || res.SnapshotID == "" {
 		t.Fatalf("backup with a password file = %+v, %v", res, err)
@@ -179,25 +180,29 @@ func TestBackupErrors(t *testing.T) {
 		want     []string // in the message
 	}{
 		{"unset password variable", password,
-			activities.BackupRequest{Source: src, Repository: repo, PasswordEnv: "STEWARD_UNSET"},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: "STEWARD_UNSET"}},
 			activities.ErrBadConfig, []string{"password_env", "STEWARD_UNSET", "not set", "nas-1"}},
 		{"missing password file", password,
-			activities.BackupRequest{Source: src, Repository: repo, PasswordFile: "/nonexistent/password"},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordFile: "/nonexistent/password"}},
 			activities.ErrBadConfig, []string{"password_file", "/nonexistent/password"}},
 		{"no password at all", password,
-			activities.BackupRequest{Source: src, Repository: repo},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: repo}},
 			activities.ErrBadConfig, []string{"password_env", "password_file"}},
 		{"wrong password", "hunter2",
-			activities.BackupRequest{Source: src, Repository: repo, PasswordEnv: passwordEnv},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}},
 			activities.ErrAuth, []string{repo, "password"}},
 		{"missing source", password,
-			activities.BackupRequest{Source: filepath.Join(src, "nope"), Repository: repo, PasswordEnv: passwordEnv},
+			activities.BackupRequest{Source: filepath.Join(src, "nope"), Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}},
 			activities.ErrBadConfig, []string{filepath.Join(src, "nope"), "no such directory"}},
 		{"unsupported repository", password,
-			activities.BackupRequest{Source: src, Repository: "sftp://nas/repo", PasswordEnv: passwordEnv},
-			activities.ErrBadConfig, []string{"sftp://nas/repo", "not supported"}},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: "gcs://bucket/repo", PasswordEnv: passwordEnv}},
+			activities.ErrBadConfig, []string{"gcs://", "not supported"}},
+		{"unset S3 credential variable", password,
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: "s3://backups/nas", PasswordEnv: passwordEnv,
+				S3: &repository.S3{AccessKeyIDEnv: "STEWARD_UNSET_KEY", SecretAccessKeyEnv: passwordEnv}}},
+			activities.ErrBadConfig, []string{"s3.access_key_id_env", "STEWARD_UNSET_KEY", "not set", "nas-1"}},
 		{"repository on a missing disk", password,
-			activities.BackupRequest{Source: src, Repository: "/nonexistent/mount/repo", PasswordEnv: passwordEnv},
+			activities.BackupRequest{Source: src, Ref: repository.Ref{Repository: "/nonexistent/mount/repo", PasswordEnv: passwordEnv}},
 			activities.ErrBadConfig, []string{"/nonexistent/mount", "does not exist"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -235,6 +240,7 @@ func (f fakeRepo) ListTagged(context.Context, string, string) ([]snapshot.Info, 
 }
 func (f fakeRepo) Forget(context.Context, ...string) error { return f.err }
 func (f fakeRepo) Close(context.Context) error             { return nil }
+func (f fakeRepo) Refresh(context.Context) error           { return nil }
 func (f fakeRepo) Verify(context.Context, float64) (snapshot.VerifyStats, error) {
 	return snapshot.VerifyStats{}, f.err
 }
@@ -263,7 +269,7 @@ func TestBackupErrorTypes(t *testing.T) {
 		a := newActivities(t, "pw")
 		a.Open = func(context.Context, snapshot.Options) (backup.Repository, error) { return fakeRepo{tc.err}, nil }
 		_, err := runBackup(newEnv(a), activities.BackupRequest{
-			PlanID: "home", RunID: "r1", Source: "/src", Repository: "/mnt/repo", PasswordEnv: passwordEnv,
+			PlanID: "home", RunID: "r1", Source: "/src", Ref: repository.Ref{Repository: "/mnt/repo", PasswordEnv: passwordEnv},
 		})
 		var ae *temporal.ApplicationError
 		if !errors.As(err, &ae) {

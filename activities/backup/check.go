@@ -10,6 +10,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/precheck"
+	"github.com/steward-ops/steward/internal/repository"
 	"github.com/steward-ops/steward/internal/snapshot"
 )
 
@@ -47,20 +48,24 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 	} else if err := readableDir(req.Source); err != nil {
 		add(fieldSource, err)
 	}
-	password, field, err := a.resolvePassword(req.PasswordEnv, req.PasswordFile)
-	if err != nil {
-		add(field, err)
+	opts, problems := a.options(req.Ref)
+	for _, p := range problems {
+		add(p.field, p.err)
 	}
 	if g, why, waiting := precheck.Waiting(guards, req.Repository); waiting {
 		note(fieldRepository, req.Repository, g, why)
 		return res, ctx.Err()
 	}
-	err = snapshot.Check(ctx, snapshot.Options{
-		Repository: req.Repository,
-		Password:   password, // empty when unknown: the check skips it
-		Create:     true,
-		ConfigDir:  a.ConfigDir,
-	})
+	for _, p := range problems {
+		if p.field != fieldPasswordEnv && p.field != fieldPasswordFile {
+			// Without its credentials the storage cannot be reached;
+			// the problems above say why.
+			return res, ctx.Err()
+		}
+	}
+	// An unknown password (empty) makes the check skip it.
+	opts.Create = true
+	err := snapshot.Check(ctx, opts)
 	switch {
 	case err == nil:
 	case errors.Is(err, snapshot.ErrWrongPassword):
@@ -68,7 +73,7 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 		if req.PasswordEnv == "" {
 			field, from = fieldPasswordFile, "the password in "+req.PasswordFile
 		}
-		add(field, fmt.Errorf("%s does not open repository %s", from, req.Repository))
+		add(field, fmt.Errorf("%s does not open repository %s", from, repository.Redact(req.Repository)))
 	default:
 		add(fieldRepository, err)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/snapshot/snapshottest"
 )
@@ -40,39 +42,46 @@ func TestCheckBackup(t *testing.T) {
 		want     []string
 	}{
 		{"usable", password,
-			activities.CheckBackupRequest{Source: src, Repository: repo, PasswordEnv: passwordEnv}, nil},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}}, nil},
 		{"repository to create", password,
-			activities.CheckBackupRequest{Source: src, Repository: newRepo, PasswordEnv: passwordEnv}, nil},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: newRepo, PasswordEnv: passwordEnv}}, nil},
 		{"missing source", password,
-			activities.CheckBackupRequest{Source: "/srv/data", Repository: repo, PasswordEnv: passwordEnv},
+			activities.CheckBackupRequest{Source: "/srv/data", Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}},
 			[]string{"plans[0].backup.source: /srv/data: no such directory"}},
 		{"source is a file", password,
-			activities.CheckBackupRequest{Source: file, Repository: repo, PasswordEnv: passwordEnv},
+			activities.CheckBackupRequest{Source: file, Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}},
 			[]string{"plans[0].backup.source: " + file + ": not a directory"}},
 		{"unset password variable", password,
-			activities.CheckBackupRequest{Source: src, Repository: repo, PasswordEnv: "STEWARD_UNSET"},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: "STEWARD_UNSET"}},
 			[]string{"plans[0].backup.password_env: environment variable STEWARD_UNSET is not set on host nas-1"}},
 		{"missing password file", password,
-			activities.CheckBackupRequest{Source: src, Repository: repo, PasswordFile: "/etc/steward/none"},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordFile: "/etc/steward/none"}},
 			[]string{"plans[0].backup.password_file: /etc/steward/none: no such file on host nas-1"}},
 		{"wrong password", "hunter2",
-			activities.CheckBackupRequest{Source: src, Repository: repo, PasswordEnv: passwordEnv},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}},
 			[]string{"plans[0].backup.password_env: the password in environment variable " + passwordEnv + " does not open repository " + repo}},
 		{"unsupported repository", password,
-			activities.CheckBackupRequest{Source: src, Repository: "sftp://nas/repo", PasswordEnv: passwordEnv},
-			[]string{"plans[0].backup.repository: sftp://nas/repo: unsupported repository location: sftp:// storage is not supported yet, only local paths and s3://"}},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: "azure://container/repo", PasswordEnv: passwordEnv}},
+			[]string{"plans[0].backup.repository: azure://container/repo: unsupported repository location: azure:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path or webdav://host/path)"}},
+		{"unset S3 credential variables", password,
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: "s3://backups/nas", PasswordEnv: passwordEnv,
+				S3: &repository.S3{Endpoint: "127.0.0.1:1", AccessKeyIDEnv: "STEWARD_UNSET_KEY", SecretAccessKeyFile: "/etc/steward/s3-secret"}}},
+			[]string{
+				"plans[0].backup.s3.access_key_id_env: environment variable STEWARD_UNSET_KEY is not set on host nas-1",
+				"plans[0].backup.s3.secret_access_key_file: /etc/steward/s3-secret: no such file on host nas-1",
+			}},
 		{"repository parent missing", password,
-			activities.CheckBackupRequest{Source: src, Repository: "/mnt/nodisk/repo", PasswordEnv: passwordEnv},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: "/mnt/nodisk/repo", PasswordEnv: passwordEnv}},
 			[]string{"plans[0].backup.repository: /mnt/nodisk/repo: no kopia repository: parent directory /mnt/nodisk does not exist"}},
 		{"repository holds other files", password,
-			activities.CheckBackupRequest{Source: src, Repository: src, PasswordEnv: passwordEnv},
+			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: src, PasswordEnv: passwordEnv}},
 			[]string{"plans[0].backup.repository: " + src + ": no kopia repository: the directory holds other files"}},
 		{"everything wrong", password,
-			activities.CheckBackupRequest{Source: "/srv/data", Repository: "b2://bucket", PasswordEnv: "STEWARD_UNSET"},
+			activities.CheckBackupRequest{Source: "/srv/data", Ref: repository.Ref{Repository: "b2://bucket", PasswordEnv: "STEWARD_UNSET"}},
 			[]string{
 				"plans[0].backup.source: /srv/data: no such directory",
 				"plans[0].backup.password_env: environment variable STEWARD_UNSET is not set on host nas-1",
-				"plans[0].backup.repository: b2://bucket: unsupported repository location: b2:// storage is not supported yet, only local paths and s3://",
+				"plans[0].backup.repository: b2://bucket: unsupported repository location: b2:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path or webdav://host/path)",
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -111,7 +120,7 @@ func TestCheckBackupWaitsForGuards(t *testing.T) {
 		return res
 	}
 
-	res := check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+	res := check(activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: onDrive},
 		Guards: []activities.Guard{{Path: drive}}})
 	if len(res.Problems) != 0 || len(res.Notes) != 1 {
 		t.Fatalf("guarded repository on a missing drive: problems %q, notes %q", res.Problems, res.Notes)
@@ -124,7 +133,7 @@ func TestCheckBackupWaitsForGuards(t *testing.T) {
 	// The same plan without the guard is refused, as is a guard that does
 	// not cover the repository.
 	for _, guards := range [][]activities.Guard{nil, {{Path: drive + "2"}}, {{Path: "/mnt"}}} {
-		res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive, Guards: guards})
+		res = check(activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: onDrive}, Guards: guards})
 		if len(res.Problems) != 1 || len(res.Notes) != 0 {
 			t.Errorf("guards %v: problems %q, notes %q; want the repository refused", guards, res.Problems, res.Notes)
 		}
@@ -135,19 +144,19 @@ func TestCheckBackupWaitsForGuards(t *testing.T) {
 	if err := os.MkdirAll(drive, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+	res = check(activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: onDrive},
 		Guards: []activities.Guard{{Path: drive, Mounted: true}}})
 	if len(res.Problems) != 0 || len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "is not a mount point") {
 		t.Fatalf("mounted guard: problems %q, notes %q", res.Problems, res.Notes)
 	}
 
 	// Once the guard holds, the repository is checked strictly again.
-	res = check(activities.CheckBackupRequest{Source: src, Repository: repo + "-wrong/x",
+	res = check(activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: repo + "-wrong/x"},
 		Guards: []activities.Guard{{Path: drive}}})
 	if len(res.Problems) != 1 {
 		t.Fatalf("unguarded repository: problems %q", res.Problems)
 	}
-	res = check(activities.CheckBackupRequest{Source: src, Repository: onDrive,
+	res = check(activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: onDrive},
 		Guards: []activities.Guard{{Path: drive}}})
 	if len(res.Problems) != 0 || len(res.Notes) != 0 {
 		t.Fatalf("guard holds: problems %q, notes %q; want the repository checked and creatable", res.Problems, res.Notes)

@@ -15,7 +15,7 @@ import (
 // keep, unless req.DryRun. The policy always keeps the plan's newest
 // snapshot, so a plan never loses its last backup to retention. The data
 // of forgotten snapshots stays in the repository until maintenance.
-func (a *Activities) Forget(ctx context.Context, req activities.ForgetRequest) (activities.ForgetResult, error) {
+func (a *Activities) Forget(ctx context.Context, req activities.ForgetRequest) (_ activities.ForgetResult, err error) {
 	var res activities.ForgetResult
 	if req.PlanID == "" {
 		return res, badConfig("forget: the request names no plan")
@@ -28,11 +28,11 @@ func (a *Activities) Forget(ctx context.Context, req activities.ForgetRequest) (
 		}
 		loc = l
 	}
-	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
+	r, done, err := a.open(ctx, req.Ref, false, false)
 	if err != nil {
 		return res, err
 	}
-	defer done()
+	defer func() { done(err) }()
 	infos, err := r.ListTagged(ctx, TagPlan, req.PlanID)
 	if err != nil {
 		return res, applicationError(err)

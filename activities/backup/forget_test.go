@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/steward-ops/steward/internal/repository"
+
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/retention"
 	"github.com/steward-ops/steward/internal/snapshot"
@@ -22,7 +24,7 @@ func TestForgetKeepsThePolicyOfItsOwnPlan(t *testing.T) {
 	backupOf := func(plan string, i int) string {
 		t.Helper()
 		res, err := runBackup(env, activities.BackupRequest{PlanID: plan, RunID: fmt.Sprintf("steward/plan/%s/run/%d", plan, i),
-			Source: src, Repository: repo, PasswordEnv: passwordEnv})
+			Source: src, Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -36,7 +38,7 @@ func TestForgetKeepsThePolicyOfItsOwnPlan(t *testing.T) {
 
 	forget := func(dry bool) activities.ForgetResult {
 		t.Helper()
-		v, err := env.ExecuteActivity(activities.Forget, activities.ForgetRequest{PlanID: "home", Repository: repo, PasswordEnv: passwordEnv,
+		v, err := env.ExecuteActivity(activities.Forget, activities.ForgetRequest{PlanID: "home", Ref: repository.Ref{Repository: repo, PasswordEnv: passwordEnv},
 			Policy: retention.Policy{Last: 2}, Timezone: "Europe/Berlin", DryRun: dry})
 		if err != nil {
 			t.Fatal(err)

@@ -15,13 +15,13 @@ import (
 // the repository to itself on this host. It runs only as the repository's
 // maintenance owner (steward on the host that created it): another owner
 // is a bad-config error that says how to take ownership.
-func (a *Activities) Maintain(ctx context.Context, req activities.MaintainRequest) (activities.MaintainResult, error) {
+func (a *Activities) Maintain(ctx context.Context, req activities.MaintainRequest) (_ activities.MaintainResult, err error) {
 	var res activities.MaintainResult
-	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
+	r, done, err := a.open(ctx, req.Ref, false, false)
 	if err != nil {
 		return res, err
 	}
-	defer done()
+	defer func() { done(err) }()
 	st, err := exclusively(ctx, a, r, func() (snapshot.MaintainStats, error) { return r.Maintain(ctx, req.Full, snapshot.SafetyFull) })
 	if err != nil {
 		return res, err

@@ -19,7 +19,7 @@ const minPrefix = 6
 // the restore can start, writing nothing: the path is in the snapshot, and
 // the target is missing, empty, or req.Overwrite is set. Its errors name
 // what the user gave (the snapshot, --at, --path, --target).
-func (a *Activities) PrepareRestore(ctx context.Context, req activities.PrepareRestoreRequest) (activities.PrepareRestoreResult, error) {
+func (a *Activities) PrepareRestore(ctx context.Context, req activities.PrepareRestoreRequest) (_ activities.PrepareRestoreResult, err error) {
 	var res activities.PrepareRestoreResult
 	if req.PlanID == "" {
 		return res, badConfig("restore: the request names no plan")
@@ -27,11 +27,11 @@ func (a *Activities) PrepareRestore(ctx context.Context, req activities.PrepareR
 	if err := snapshot.CheckTarget(req.Target, req.Overwrite); err != nil {
 		return res, badConfig("%v", err)
 	}
-	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
+	r, done, err := a.open(ctx, req.Ref, false, false)
 	if err != nil {
 		return res, err
 	}
-	defer done()
+	defer func() { done(err) }()
 	infos, err := r.ListTagged(ctx, TagPlan, req.PlanID)
 	if err != nil {
 		return res, applicationError(err)
@@ -92,16 +92,16 @@ func choose(infos []snapshot.Info, plan, sel string, at *time.Time) (snapshot.In
 // never outside it, heartbeating progress. A retried attempt keeps the
 // files an interrupted one finished (same size and time) and writes the
 // rest; the target was checked by PrepareRestore before the first attempt.
-func (a *Activities) Restore(ctx context.Context, req activities.RestoreRequest) (activities.RestoreResult, error) {
+func (a *Activities) Restore(ctx context.Context, req activities.RestoreRequest) (_ activities.RestoreResult, err error) {
 	var res activities.RestoreResult
 	if req.SnapshotID == "" || req.Target == "" {
 		return res, badConfig("restore: the request names no snapshot or no target")
 	}
-	r, done, err := a.openExisting(ctx, req.Repository, req.PasswordEnv, req.PasswordFile)
+	r, done, err := a.open(ctx, req.Ref, false, false)
 	if err != nil {
 		return res, err
 	}
-	defer done()
+	defer func() { done(err) }()
 	resume := activity.GetInfo(ctx).Attempt > 1
 	if resume {
 		activity.GetLogger(ctx).Info("Resuming an interrupted restore", "snapshot", req.SnapshotID, "target", req.Target)

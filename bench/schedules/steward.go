@@ -13,6 +13,7 @@ import (
 
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/internal/repository"
 	"github.com/steward-ops/steward/workflows/api"
 )
 
@@ -27,9 +28,8 @@ func benchPlan(id string, every time.Duration) plan.Plan {
 		Kind:     plan.KindBackup,
 		Schedule: plan.Schedule{Every: plan.Duration(every)},
 		Backup: &plan.Backup{
-			Source:      "/srv/bench/" + id,
-			Repository:  "/var/backups/bench/" + id,
-			PasswordEnv: "BENCH_PASSWORD",
+			Source: "/srv/bench/" + id,
+			Ref:    repository.Ref{Repository: "/var/backups/bench/" + id, PasswordEnv: "BENCH_PASSWORD"},
 		},
 	}
 	p.SetDefaults()

@@ -77,7 +77,7 @@ func StartRestore(ctx context.Context, c client.Client, id string, o Restore) (c
 	}
 	b := spec.Backup
 	req := api.RestoreRequest{Plan: id, Host: host, Select: activities.PrepareRestoreRequest{
-		PlanID: id, Repository: b.Repository, PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile,
+		PlanID: id, Ref: b.Ref,
 		Snapshot: o.Snapshot, At: o.At, Target: filepath.Clean(o.Target), Overwrite: o.Overwrite,
 	}}
 	if o.Path != "" {

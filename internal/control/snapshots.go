@@ -38,7 +38,7 @@ func Snapshots(ctx context.Context, c client.Client, id string, forget bool) (ac
 		WorkflowExecutionTimeout: SnapshotsTimeout,
 		StaticSummary:            "snapshots of plan " + id,
 	}, api.SnapshotsWorkflowName, api.SnapshotsRequest{Host: spec.Host, Forget: activities.ForgetRequest{
-		PlanID: id, Repository: b.Repository, PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile,
+		PlanID: id, Ref: b.Ref,
 		Policy: b.Keep.Policy(), Timezone: spec.Schedule.Timezone, DryRun: !forget,
 	}})
 	if err != nil {

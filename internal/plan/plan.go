@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/steward-ops/steward/internal/repository"
 	"github.com/steward-ops/steward/internal/schedule"
 )
 
@@ -126,11 +127,11 @@ type ActivityRetry struct {
 
 // Backup describes what a backup plan snapshots and where to.
 type Backup struct {
-	Source       string   `yaml:"source" json:"source"`
-	Exclude      []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
-	Repository   string   `yaml:"repository" json:"repository"`
-	PasswordEnv  string   `yaml:"password_env,omitempty" json:"password_env,omitempty"`
-	PasswordFile string   `yaml:"password_file,omitempty" json:"password_file,omitempty"`
+	Source  string   `yaml:"source" json:"source"`
+	Exclude []string `yaml:"exclude,omitempty" json:"exclude,omitempty"`
+	// Ref is the repository, its password and how to reach it; its
+	// fields sit directly in the backup section.
+	repository.Ref `yaml:",inline"`
 	// Keep says which snapshots survive forget; nil keeps them all.
 	Keep *Keep `yaml:"keep,omitempty" json:"keep,omitempty"`
 	// Verify reads back the repository on a timer; nil never does.
@@ -499,29 +500,12 @@ func (b *Backup) validate(prefix string) Errors {
 	case !path.IsAbs(b.Source):
 		add("source", "%q: must be an absolute path", b.Source)
 	}
-	switch {
-	case b.Repository == "":
-		add("repository", "is required")
-	case strings.Contains(b.Repository, "://"):
-		add("repository", "%q: only local paths are supported by this version", b.Repository)
-	case !path.IsAbs(b.Repository):
-		add("repository", "%q: must be an absolute path", b.Repository)
-	}
-	if b.Source != "" && b.Repository != "" && path.IsAbs(b.Source) && path.IsAbs(b.Repository) {
-		src, repo := path.Clean(b.Source), path.Clean(b.Repository)
-		if repo == src || strings.HasPrefix(repo, strings.TrimSuffix(src, "/")+"/") {
+	loc := validateRepository(b.Ref, add)
+	if b.Source != "" && loc.Scheme == "" && loc.Path != "" && path.IsAbs(b.Source) {
+		src := path.Clean(b.Source)
+		if loc.Path == src || strings.HasPrefix(loc.Path, strings.TrimSuffix(src, "/")+"/") {
 			add("repository", "%q is inside the source %q: the backup would back itself up", b.Repository, b.Source)
 		}
-	}
-	switch {
-	case b.PasswordEnv == "" && b.PasswordFile == "":
-		add("password_env", "set password_env (an environment variable of the worker) or password_file")
-	case b.PasswordEnv != "" && b.PasswordFile != "":
-		add("password_file", "password_env and password_file are exclusive: set one")
-	case b.PasswordEnv != "" && !envNamePattern.MatchString(b.PasswordEnv):
-		add("password_env", "%q is not an environment variable name (give the variable's name, never the password)", b.PasswordEnv)
-	case b.PasswordFile != "" && !path.IsAbs(b.PasswordFile):
-		add("password_file", "%q: must be an absolute path", b.PasswordFile)
 	}
 	for i, e := range b.Exclude {
 		if strings.TrimSpace(e) == "" {

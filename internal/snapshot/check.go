@@ -3,14 +3,14 @@ package snapshot
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/kopia/kopia/repo/blob"
-
 	"github.com/kopia/kopia/repo/blob/filesystem"
 	"github.com/kopia/kopia/repo/blob/readonly"
 	"github.com/kopia/kopia/repo/format"
+
+	"github.com/steward-ops/steward/internal/repository"
 )
 
 // Check tells, changing nothing, whether Open with opts would work: the
@@ -19,20 +19,22 @@ import (
 // repository can be made there. Its errors have the kinds Open's have and
 // read "<location>: <problem>", to be reported as they are.
 func Check(ctx context.Context, opts Options) error {
-	loc, err := location(opts.Repository)
+	loc, parsed, err := location(opts.Repository)
 	if err != nil {
-		return fmt.Errorf("%s: %w", shown(opts.Repository), err)
+		return fmt.Errorf("%s: %w", repository.Redact(opts.Repository), err)
 	}
-	if err := check(ctx, loc, opts); err != nil {
+	if parsed.Scheme != "" {
+		err = checkRemote(ctx, parsed, opts)
+	} else {
+		err = check(ctx, loc, opts)
+	}
+	if err != nil {
 		return fmt.Errorf("%s: %w", loc, classify(err))
 	}
 	return nil
 }
 
 func check(ctx context.Context, loc string, opts Options) error {
-	if strings.HasPrefix(loc, "s3://") {
-		return checkS3(ctx, loc, opts)
-	}
 	found, err := probe(loc, opts.Create)
 	if err != nil || !found {
 		return err
@@ -51,16 +53,20 @@ func check(ctx context.Context, loc string, opts Options) error {
 	return checkPassword(ctx, st, opts.Password)
 }
 
-// checkS3 is check of an s3:// location.
-func checkS3(ctx context.Context, loc string, opts Options) error {
-	st, err := openS3(ctx, loc, opts.S3)
+// checkRemote is check of a remote location. (kopia's sftp storage
+// creates a missing directory on the server when it connects.)
+func checkRemote(ctx context.Context, loc repository.Location, opts Options) error {
+	st, err := openRemote(ctx, loc, opts)
 	if err != nil {
 		return err
 	}
 	defer st.Close(ctx) //nolint:errcheck // read only
 	found, err := probeBlobs(ctx, st, opts.Create)
-	if err != nil || !found || opts.Password == "" {
-		return err
+	if err != nil {
+		return fmt.Errorf("%s: %w", where(loc, opts), err)
+	}
+	if !found || opts.Password == "" {
+		return nil
 	}
 	return checkPassword(ctx, st, opts.Password)
 }

@@ -30,6 +30,8 @@ import (
 	"github.com/kopia/kopia/repo/maintenance"
 	"github.com/kopia/kopia/snapshot/policy"
 	"golang.org/x/sys/unix"
+
+	"github.com/steward-ops/steward/internal/repository"
 )
 
 // DefaultUsername is the user name of the kopia source identity
@@ -41,8 +43,8 @@ const DefaultUsername = "steward"
 // Options say which repository to open and how.
 type Options struct {
 	// Repository is the repository's location: a local directory path
-	// (kopia's filesystem storage). Other kopia storages (sftp://, s3://,
-	// ...) are not supported yet and give ErrUnsupported.
+	// (kopia's filesystem storage), s3://bucket/prefix, sftp://user@host/path
+	// or webdav://host/path. Other kopia storages give ErrUnsupported.
 	Repository string
 	// Password encrypts the repository. It is never written anywhere by
 	// this package and never appears in its errors.
@@ -58,9 +60,11 @@ type Options struct {
 	// connection config and local cache. Default: steward/kopia under
 	// os.UserCacheDir().
 	ConfigDir string
-	// S3 holds the endpoint and credentials of an s3://bucket/prefix
-	// repository (nil for a local path).
-	S3 *S3Options
+	// S3, SFTP and WebDAV say how to reach a repository of their scheme
+	// (nil for a local path).
+	S3     *S3Options
+	SFTP   *SFTPOptions
+	WebDAV *WebDAVOptions
 	// Uncached makes every read go to the repository's storage, never to
 	// the local cache: what a verification needs, since a cached copy of
 	// data hides damage to the stored one.
@@ -71,7 +75,7 @@ type Options struct {
 // done.
 type Repo struct {
 	rep       repo.Repository
-	location  string // the repository's absolute path, for messages
+	location  string // the repository's absolute path or URL, for messages
 	configDir string // kopia's connection config and cache
 	host      string
 	user      string
@@ -88,9 +92,9 @@ const (
 // Open opens the repository opts.Repository names, creating it first if
 // opts.Create is set and the location holds no repository yet.
 func Open(ctx context.Context, opts Options) (*Repo, error) {
-	loc, err := location(opts.Repository)
+	loc, parsed, err := location(opts.Repository)
 	if err != nil {
-		return nil, fmt.Errorf("open repository %s: %w", shown(opts.Repository), err)
+		return nil, fmt.Errorf("open repository %s: %w", repository.Redact(opts.Repository), err)
 	}
 	fail := func(err error) error {
 		return fmt.Errorf("open repository %s: %w", loc, classify(err))
@@ -107,8 +111,8 @@ func Open(ctx context.Context, opts Options) (*Repo, error) {
 	}
 
 	var st blob.Storage
-	if strings.HasPrefix(loc, "s3://") {
-		st, err = s3Storage(ctx, loc, opts.S3, opts.Create, opts.Password)
+	if parsed.Scheme != "" {
+		st, err = remoteStorage(ctx, parsed, opts)
 	} else {
 		st, err = storage(ctx, loc, opts.Create, opts.Password)
 	}
@@ -150,29 +154,35 @@ func (r *Repo) Close(ctx context.Context) error {
 	return nil
 }
 
-// Location is the repository's absolute path.
+// Refresh makes what other clients wrote since the repository was opened
+// (snapshots, maintenance) visible to this Repo, so that an open
+// repository can serve many requests over time.
+func (r *Repo) Refresh(ctx context.Context) error {
+	if err := r.rep.Refresh(ctx); err != nil {
+		return fmt.Errorf("refresh repository %s: %w", r.location, classify(err))
+	}
+	return nil
+}
+
+// Location is the repository's absolute path or URL.
 func (r *Repo) Location() string { return r.location }
 
 // location checks that s names a supported repository location and returns
-// it as a clean absolute path.
-func location(s string) (string, error) {
-	if s == "" {
-		return "", fmt.Errorf("%w: no location given", ErrUnsupported)
+// it as messages show it (a clean absolute path, or the URL) and parsed.
+// A relative local path is taken from the working directory.
+func location(s string) (string, repository.Location, error) {
+	if s != "" && !strings.Contains(s, "://") {
+		abs, err := filepath.Abs(s)
+		return abs, repository.Location{Path: abs}, err
 	}
-	if scheme, _, ok := strings.Cut(s, "://"); ok {
-		switch scheme {
-		case "s3":
-			if _, _, err := s3Location(s); err != nil {
-				return "", err
-			}
-			return s, nil
-		case "file":
-			s = strings.TrimPrefix(s, "file://")
-		default:
-			return "", fmt.Errorf("%w: %s:// storage is not supported yet, only local paths and s3://", ErrUnsupported, scheme)
-		}
+	loc, err := repository.Parse(s)
+	if err != nil {
+		return "", loc, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	return filepath.Abs(s)
+	if loc.Scheme == "" {
+		return loc.Path, loc, nil
+	}
+	return repository.Redact(s), loc, nil
 }
 
 // connectionDir returns the directory of loc's kopia connection config and

@@ -5,8 +5,11 @@ import (
 	"maps"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -105,6 +108,102 @@ func TestS3Repository(t *testing.T) {
 		}
 		if err != nil && (strings.Contains(err.Error(), "canary") || strings.Contains(err.Error(), "secret-in-url")) {
 			t.Errorf("%s: the error shows a secret: %v", name, err)
+		}
+	}
+}
+
+// sftp:// and webdav:// repositories work like a local one: created on
+// first use, snapshotted, read back by a second client with its own config
+// and cache, restored byte-identical, and checked.
+func TestSFTPAndWebDAVRepositories(t *testing.T) {
+	ssh := snapshottest.SFTPServer(t)
+	davRoot := t.TempDir()
+	// Like a bucket, the server's directory is made by whoever runs it.
+	if err := os.MkdirAll(filepath.Join(davRoot, "repos", "nas"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dav := snapshottest.WebDAVServer(t, davRoot, "steward", "dav-password-canary")
+	for _, tc := range []struct {
+		name string
+		set  func(o *snapshot.Options)
+	}{
+		{"sftp with a key", func(o *snapshot.Options) {
+			o.Repository = ssh.URL(filepath.Join(t.TempDir(), "repo"))
+			o.SFTP = &snapshot.SFTPOptions{KeyFile: ssh.KeyFile, KnownHostsFile: ssh.KnownHostsFile}
+		}},
+		{"sftp with a password", func(o *snapshot.Options) {
+			o.Repository = ssh.URL(filepath.Join(t.TempDir(), "repo"))
+			o.SFTP = &snapshot.SFTPOptions{Password: ssh.Password, KnownHostsFile: ssh.KnownHostsFile}
+		}},
+		{"webdav", func(o *snapshot.Options) {
+			o.Repository = "webdav://" + dav + "/repos/nas"
+			o.WebDAV = &snapshot.WebDAVOptions{Username: "steward", Password: "dav-password-canary", DisableTLS: true}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opts := snapshottest.Options(t)
+			tc.set(&opts)
+			r := snapshottest.Open(t, opts)
+			tree := map[string]string{"a.txt": "alpha\n", "docs/b.md": strings.Repeat("bravo ", 1000)}
+			src := snapshottest.WriteTree(t, tree)
+			got, err := r.Snapshot(t.Context(), snapshot.Request{Source: src, Tags: map[string]string{"plan": "home"}}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts2 := opts
+			opts2.ConfigDir, opts2.Create = t.TempDir(), false
+			r2 := snapshottest.Open(t, opts2)
+			target := t.TempDir()
+			if _, err := r2.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
+				t.Fatal(err)
+			}
+			if back := snapshottest.ReadTree(t, target); !maps.Equal(back, tree) {
+				t.Errorf("restored %v, want %v", back, tree)
+			}
+			if err := snapshot.Check(t.Context(), opts2); err != nil {
+				t.Errorf("Check: %v", err)
+			}
+			opts2.Password = "wrong"
+			if err := snapshot.Check(t.Context(), opts2); !errors.Is(err, snapshot.ErrWrongPassword) {
+				t.Errorf("Check with a wrong password: %v, want ErrWrongPassword", err)
+			}
+		})
+	}
+
+	// Wrong credentials and an unknown host key are refused, and the
+	// errors name the server, never the secret.
+	for name, set := range map[string]func(o *snapshot.Options){
+		"sftp, wrong password": func(o *snapshot.Options) {
+			o.Repository = ssh.URL(filepath.Join(t.TempDir(), "repo"))
+			o.SFTP = &snapshot.SFTPOptions{Password: "wrong-canary", KnownHostsFile: ssh.KnownHostsFile}
+		},
+		"sftp, unknown host key": func(o *snapshot.Options) {
+			other := filepath.Join(t.TempDir(), "known_hosts")
+			if err := os.WriteFile(other, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			o.Repository = ssh.URL(filepath.Join(t.TempDir(), "repo"))
+			o.SFTP = &snapshot.SFTPOptions{KeyFile: ssh.KeyFile, KnownHostsFile: other}
+		},
+		"webdav, wrong password": func(o *snapshot.Options) {
+			o.Repository = "webdav://" + dav + "/repos/other"
+			o.WebDAV = &snapshot.WebDAVOptions{Username: "steward", Password: "wrong-canary", DisableTLS: true}
+		},
+	} {
+		opts := snapshottest.Options(t)
+		set(&opts)
+		start := time.Now()
+		_, err := snapshot.Open(t.Context(), opts)
+		t.Logf("%s: refused in %v: %v", name, time.Since(start).Round(time.Millisecond), err)
+		if err == nil {
+			t.Errorf("%s: opened", name)
+			continue
+		}
+		if strings.Contains(err.Error(), "canary") {
+			t.Errorf("%s: the error shows a secret: %v", name, err)
+		}
+		if !strings.Contains(err.Error(), "127.0.0.1") {
+			t.Errorf("%s: the error does not name the server: %v", name, err)
 		}
 	}
 }
