@@ -289,13 +289,23 @@ func writable(dir string) error {
 	return nil
 }
 
-// initialize creates a repository in st the way `kopia repository create`
-// does with its default flags.
+// Hash is the content hash of the repositories steward creates. BLAKE3
+// hashes about four times as fast as kopia's default, BLAKE2b, on x86-64
+// with AVX2 (3.2 GB/s against 0.8 GB/s on the machine bench/backup ran
+// on), which is most of what takes steward's initial backup below the
+// kopia CLI's CPU. The kopia CLI reads such repositories like any other
+// (`kopia repository create --block-hash=BLAKE3-256-128` makes the same).
+const Hash = "BLAKE3-256-128"
+
+// initialize creates a repository in st the way `kopia repository create
+// --block-hash=BLAKE3-256-128` does, its other flags left at their
+// defaults.
 func initialize(ctx context.Context, st blob.Storage, password string) error {
 	if password == "" {
 		return errors.New("create repository: empty password")
 	}
 	err := repo.Initialize(ctx, st, &repo.NewRepositoryOptions{
+		BlockFormat:                       format.ContentFormat{Hash: Hash},
 		FormatBlockKeyDerivationAlgorithm: format.DefaultKeyDerivationAlgorithm,
 	}, password)
 	if err != nil && !errors.Is(err, repo.ErrAlreadyInitialized) {
