@@ -108,8 +108,9 @@ func hostname() string {
 // open opens the repository ref names, with the secrets it references
 // resolved on this host, creating it first if create is set and the
 // location holds none. It comes from the worker's pool of open
-// repositories unless uncached (a verification reads everything from
-// storage). done gives it back; pass it the activity's error, so that a
+// repositories unless uncached: a verification reads everything from
+// storage, and a restore from a local repository needs no cache; both
+// open their own. done gives it back; pass it the activity's error, so that a
 // repository that failed a request is not reused.
 func (a *Activities) open(ctx context.Context, ref repository.Ref, create, uncached bool) (r Repository, done func(error), err error) {
 	opts, err := a.optionsOrError(ref)

@@ -83,7 +83,8 @@ type Repo struct {
 
 // Cache sizes for the local kopia cache. Data of a local repository is not
 // worth caching twice on the same machine; metadata (directory listings,
-// manifests) makes unchanged snapshots fast.
+// manifests) makes unchanged snapshots fast. (A data cache of 0 bytes is
+// not "none": kopia v0.22.3 then fails on the first read of file data.)
 const (
 	contentCacheBytes  = 64 << 20
 	metadataCacheBytes = 512 << 20

@@ -127,6 +127,7 @@ func uploadTree(ctx context.Context, w repo.RepositoryWriter, si snapshot.Source
 	if err != nil {
 		return nil, nil, fmt.Errorf("find previous snapshots of %s: %w", si, err)
 	}
+	p.estimateFrom(previous)
 	dir, err := localfs.Directory(root)
 	if err != nil {
 		return nil, nil, err
