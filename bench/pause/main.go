@@ -13,7 +13,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -272,14 +271,7 @@ func run(ctx context.Context, o options) error {
 	for _, s := range res.Summary {
 		fmt.Println(s)
 	}
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(o.out, append(b, '\n'), 0o644)
+	return proc.WriteJSON(o.out, res)
 }
 
 // requestOnce times one request through the steward CLI's path: it returns

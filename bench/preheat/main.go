@@ -36,7 +36,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -152,7 +151,7 @@ func run(ctx context.Context, o options) error {
 	// Served: the single file and the many; at most two copies of either
 	// at a time (a cache and a peer's output), plus slack.
 	need := 3*o.size + 3*int64(o.files)*o.fileSize + 512<<20
-	free, err := freeBytes(dir)
+	free, err := proc.FreeBytes(dir)
 	if err != nil {
 		return err
 	}
@@ -168,7 +167,7 @@ func run(ctx context.Context, o options) error {
 		Cases:   map[string]*caseRs{},
 	}
 
-	bin, err := buildBinaries(ctx, o, dir)
+	bin, err := proc.BuildBinaries(ctx, o.steward, o.worker, dir)
 	if err != nil {
 		return err
 	}
@@ -225,43 +224,12 @@ func run(ctx context.Context, o options) error {
 	if w.logPath != "" && o.keep {
 		fmt.Println("worker log:", w.logPath)
 	}
-	out, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(o.out, append(out, '\n'), 0o644); err != nil {
+	if err := proc.WriteJSON(o.out, res); err != nil {
 		return err
 	}
 	fmt.Println("results:", o.out)
 	return nil
 }
-
-// buildBinaries returns the steward and steward-worker binaries, building
-// what the flags do not name into dir.
-func buildBinaries(ctx context.Context, o options, dir string) (binaries, error) {
-	b := binaries{steward: o.steward, worker: o.worker}
-	for _, x := range []struct {
-		path *string
-		name string
-		pkg  string
-	}{{&b.steward, "steward", "./starter"}, {&b.worker, "steward-worker", "./worker"}} {
-		if *x.path != "" {
-			continue
-		}
-		*x.path = filepath.Join(dir, "bin", x.name)
-		fmt.Printf("building %s ...\n", x.pkg)
-		out, err := exec.CommandContext(ctx, "go", "build", "-o", *x.path, x.pkg).CombinedOutput()
-		if err != nil {
-			return b, fmt.Errorf("go build %s: %v\n%s", x.pkg, err, out)
-		}
-	}
-	return b, nil
-}
-
-type binaries struct{ steward, worker string }
 
 // machine describes where the figures come from.
 type machine struct {
@@ -281,6 +249,8 @@ type machine struct {
 func machineInfo(ctx context.Context, free int64) machine {
 	m := machine{
 		CPUs:         runtime.NumCPU(),
+		CPUModel:     proc.CPUModel(),
+		MemTotal:     proc.MemTotal(),
 		GoVersion:    runtime.Version(),
 		OS:           runtime.GOOS + "/" + runtime.GOARCH,
 		FreeDisk:     free,
@@ -298,29 +268,7 @@ func machineInfo(ctx context.Context, free int64) machine {
 	if out, err := exec.CommandContext(ctx, "aria2c", "--version").Output(); err == nil {
 		m.Aria2, _, _ = strings.Cut(string(out), "\n")
 	}
-	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, l := range strings.Split(string(b), "\n") {
-			if k, v, ok := strings.Cut(l, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPUModel = strings.TrimSpace(v)
-				break
-			}
-		}
-	}
-	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
-		l, _, _ := strings.Cut(string(b), "\n")
-		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-			m.MemTotal = strings.TrimSpace(v)
-		}
-	}
 	return m
-}
-
-func freeBytes(dir string) (int64, error) {
-	var st syscall.Statfs_t
-	if err := syscall.Statfs(dir, &st); err != nil {
-		return 0, fmt.Errorf("free space in %s: %w", dir, err)
-	}
-	return int64(st.Bavail) * st.Bsize, nil
 }
 
 func gib(n int64) string { return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30)) }

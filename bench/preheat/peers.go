@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/steward-ops/steward/bench/internal/proc"
 )
 
 // timed runs name args and returns how long it took from exec to exit.
 func timed(ctx context.Context, name string, args ...string) (time.Duration, []byte, error) {
 	cmd := exec.CommandContext(ctx, name, args...)
-	var stderr limitedBuffer
+	var stderr proc.LimitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	out, err := cmd.Output()

@@ -21,7 +21,7 @@ import (
 
 // worker is a running `steward-worker --dev` and a client of its server.
 type worker struct {
-	bin     binaries
+	bin     proc.Binaries
 	addr    string
 	logPath string
 	cmd     *exec.Cmd
@@ -30,7 +30,7 @@ type worker struct {
 
 // startWorker runs steward-worker --dev on a new database in dir, its log
 // in dir/worker.log.
-func startWorker(ctx context.Context, bin binaries, dir string) (*worker, error) {
+func startWorker(ctx context.Context, bin proc.Binaries, dir string) (*worker, error) {
 	ports, err := proc.FreePorts(1)
 	if err != nil {
 		return nil, err
@@ -41,7 +41,7 @@ func startWorker(ctx context.Context, bin binaries, dir string) (*worker, error)
 		return nil, err
 	}
 	defer logf.Close() // the child has its own descriptor
-	w.cmd = exec.CommandContext(ctx, bin.worker, "--dev", "--dev-db", filepath.Join(dir, "steward.db"),
+	w.cmd = exec.CommandContext(ctx, bin.Worker, "--dev", "--dev-db", filepath.Join(dir, "steward.db"),
 		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", "-1", "--host", "bench",
 		"--cache-dir", filepath.Join(dir, "cache"))
 	w.cmd.Stderr = logf
@@ -104,22 +104,22 @@ func (w *worker) preheat(ctx context.Context, concurrency int, cacheDir, digest 
 	} else {
 		args = append(args, urls...)
 	}
-	cmd := exec.CommandContext(ctx, w.bin.steward, args...)
+	cmd := exec.CommandContext(ctx, w.bin.Steward, args...)
 	cmd.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+w.addr)
-	var stderr limitedBuffer
+	var stderr proc.LimitedBuffer
 	cmd.Stderr = &stderr
 	start := time.Now()
 	out, err := cmd.Output()
 	wall := time.Since(start)
 	if err != nil {
-		return sample{}, fmt.Errorf("steward %v: %v\n%s%s", args, err, clip(out), stderr.String())
+		return sample{}, fmt.Errorf("steward %v: %v\n%s%s", args, err, proc.Clip(out), stderr.String())
 	}
 	var rep preheatReport
 	if err := json.Unmarshal(out, &rep); err != nil {
-		return sample{}, fmt.Errorf("steward preheat: read its report: %v\n%s", err, clip(out))
+		return sample{}, fmt.Errorf("steward preheat: read its report: %v\n%s", err, proc.Clip(out))
 	}
 	if rep.Error != nil || rep.Result == nil || len(rep.Result.Hosts) != 1 {
-		return sample{}, fmt.Errorf("steward preheat: unexpected report:\n%s", clip(out))
+		return sample{}, fmt.Errorf("steward preheat: unexpected report:\n%s", proc.Clip(out))
 	}
 	h := rep.Result.Hosts[0]
 	s := sample{
@@ -202,23 +202,4 @@ func (w *worker) history(ctx context.Context, id, runID string) (history, error)
 		}
 	}
 	return h, nil
-}
-
-// limitedBuffer keeps the first 64 KiB written to it.
-type limitedBuffer struct{ b []byte }
-
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if room := 64<<10 - len(l.b); room > 0 {
-		l.b = append(l.b, p[:min(len(p), room)]...)
-	}
-	return len(p), nil
-}
-
-func (l *limitedBuffer) String() string { return string(l.b) }
-
-func clip(b []byte) string {
-	if len(b) > 4<<10 {
-		return string(b[:4<<10]) + "..."
-	}
-	return string(b)
 }

@@ -1,6 +1,9 @@
-// Package proc starts and stops the processes benchmarks compare: free
-// loopback ports, waiting for a readiness line, a graceful stop, and the load
-// average recorded with their figures.
+// Package proc holds what the benchmarks share. It starts and stops the
+// processes they compare: free loopback ports, waiting for a readiness line, a
+// graceful stop, building the steward binaries, and a bounded buffer and a
+// clip for a failed child's output in errors. It describes the machine their
+// figures come from: the load average, CPU model, memory and free disk. And it
+// writes their results file.
 package proc
 
 import (
