@@ -16,6 +16,7 @@ test: check kopia-cli
 check:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	go vet ./...
+	go vet -tags nodev ./worker
 
 kopia-cli:
 	@if ! "$(GOBIN_DIR)/kopia" --version 2>/dev/null | grep -q "^$(KOPIA_VERSION) "; then \

@@ -30,7 +30,6 @@ import (
 	"github.com/steward-ops/steward/activities/gate"
 	"github.com/steward-ops/steward/activities/preheat"
 	"github.com/steward-ops/steward/internal/control"
-	"github.com/steward-ops/steward/internal/devserver"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows"
 	"github.com/steward-ops/steward/workflows/api"
@@ -236,31 +235,6 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-func startDevServer(ctx context.Context, o options, logger *slog.Logger) (*devserver.Server, error) {
-	if dir := filepath.Dir(o.DevDB); dir == ".steward" {
-		// The default location is created on first use; any other
-		// directory must exist, so a typo is not silently a new database.
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("create %s: %w", dir, err)
-		}
-	}
-	start := time.Now()
-	srv, err := devserver.Start(ctx, devserver.Options{
-		DBPath:           o.DevDB,
-		IP:               o.DevIP,
-		Port:             o.DevPort,
-		UIPort:           o.DevUIPort,
-		SearchAttributes: api.SearchAttributes,
-		DynamicConfig:    o.DevConfig,
-		Logger:           logger.With("component", "temporal"),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("start embedded Temporal: %w", err)
-	}
-	logger.Debug("Embedded Temporal started", "took", time.Since(start))
-	return srv, nil
-}
-
 // heartbeatThrottle is the longest the SDK holds back an activity heartbeat.
 const heartbeatThrottle = 2 * time.Second
 
@@ -297,6 +271,14 @@ func newWorkers(c client.Client, host, cacheDir string) ([]worker.Worker, *backu
 	checks.Register(hostW)
 	warm.Register(hostW)
 	return []worker.Worker{shared, hostW}, acts
+}
+
+// devServer is the embedded Temporal server --dev runs (none in a
+// worker built with the nodev tag: see devserver_nodev.go).
+type devServer interface {
+	FrontendAddress() string
+	UIURL() string
+	Stop() error
 }
 
 func queueNames(host string) string {

@@ -32,8 +32,9 @@
 //   - separate (the default): the temporal CLI's dev server (`temporal
 //     server start-dev --headless` on a new SQLite file; the CLI from
 //     -temporal, by default $(go env GOPATH)/bin/temporal where make test
-//     installs it) in a process of its own, `steward setup` run against it once, and
-//     `steward-worker` without --dev connected to it. steward's compared
+//     installs it) in a process of its own, `steward setup` run against it
+//     once, and `steward-worker` without --dev connected to it, built
+//     without the embedded server (-tags nodev) as the Dockerfile builds it. steward's compared
 //     CPU time is the worker's, read from /proc, plus the CLI's; its
 //     compared memory is the worker's. The server's CPU time and peak RSS
 //     over each timed command are recorded next to them (server_cpu_ns,
@@ -218,7 +219,13 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("not enough disk space in %s: %s free, ~%s needed (use -dir elsewhere, or a smaller -size / -small)", dir, gib(free), gib(need))
 	}
 
-	bin, err := proc.BuildBinaries(ctx, o.steward, o.worker, dir)
+	// Apart from its server, the worker is the one a deployment runs: built
+	// without the embedded server, as the Dockerfile builds it.
+	var workerTags []string
+	if o.server == serverSeparate {
+		workerTags = []string{"nodev"}
+	}
+	bin, err := proc.BuildBinaries(ctx, o.steward, o.worker, dir, workerTags...)
 	if err != nil {
 		return err
 	}

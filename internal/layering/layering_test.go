@@ -396,3 +396,27 @@ func TestCheckCatchesViolations(t *testing.T) {
 		}
 	}
 }
+
+// The worker built with -tags nodev (the Dockerfile's) links none of the
+// Temporal server: that is what keeps it lean.
+func TestLeanWorkerHasNoServer(t *testing.T) {
+	root, _ := moduleRoot(t)
+	cmd := exec.CommandContext(t.Context(), "go", "list", "-deps", "-tags", "nodev", "./worker")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps -tags nodev ./worker: %v", err)
+	}
+	var server []string
+	for _, p := range strings.Fields(string(out)) {
+		if match("go.temporal.io/server/...", p) {
+			server = append(server, p)
+		}
+	}
+	if len(server) > 0 {
+		t.Errorf("the nodev worker depends on %d packages of go.temporal.io/server, %s first", len(server), server[0])
+	}
+	if !slices.Contains(strings.Fields(string(out)), "go.temporal.io/sdk/worker") {
+		t.Error("go list -deps -tags nodev ./worker lists no go.temporal.io/sdk/worker: the check would prove nothing")
+	}
+}
