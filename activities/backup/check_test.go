@@ -62,7 +62,7 @@ func TestCheckBackup(t *testing.T) {
 			[]string{"plans[0].backup.password_env: the password in environment variable " + passwordEnv + " does not open repository " + repo}},
 		{"unsupported repository", password,
 			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: "azure://container/repo", PasswordEnv: passwordEnv}},
-			[]string{"plans[0].backup.repository: azure://container/repo: unsupported repository location: azure:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path or webdav://host/path)"}},
+			[]string{"plans[0].backup.repository: azure://container/repo: unsupported repository location: azure:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path, webdav://host/path or rclone://remote:path)"}},
 		{"unset S3 credential variables", password,
 			activities.CheckBackupRequest{Source: src, Ref: repository.Ref{Repository: "s3://backups/nas", PasswordEnv: passwordEnv,
 				S3: &repository.S3{Endpoint: "127.0.0.1:1", AccessKeyIDEnv: "STEWARD_UNSET_KEY", SecretAccessKeyFile: "/etc/steward/s3-secret"}}},
@@ -81,7 +81,7 @@ func TestCheckBackup(t *testing.T) {
 			[]string{
 				"plans[0].backup.source: /srv/data: no such directory",
 				"plans[0].backup.password_env: environment variable STEWARD_UNSET is not set on host nas-1",
-				"plans[0].backup.repository: b2://bucket: unsupported repository location: b2:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path or webdav://host/path)",
+				"plans[0].backup.repository: b2://bucket: unsupported repository location: b2:// repositories are not supported by this version (want an absolute local path, s3://bucket/prefix, sftp://user@host/path, webdav://host/path or rclone://remote:path)",
 			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -52,7 +52,7 @@ type pooled struct {
 // Pool defaults: how long an unused repository stays open, how many stay
 // open, and how long the pool waits, unused, before returning memory.
 const (
-	defaultPoolIdle = 5 * time.Minute
+	defaultPoolIdle = 2 * time.Minute
 	defaultPoolMax  = 8
 	trimAfter       = 10 * time.Second
 )

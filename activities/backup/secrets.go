@@ -81,6 +81,14 @@ func (a *Activities) options(ref repository.Ref) (snapshot.Options, []problem) {
 			}
 		}
 	}
+	if r := ref.RClone; r != nil {
+		opts.RClone = &snapshot.RCloneOptions{ConfigFile: r.ConfigFile, Executable: r.Executable}
+		if r.ConfigFile != "" {
+			if _, err := a.ReadFile(r.ConfigFile); err != nil {
+				ps = append(ps, problem{"rclone.config_file", a.fileError(r.ConfigFile, err)})
+			}
+		}
+	}
 	if w := ref.WebDAV; w != nil {
 		opts.WebDAV = &snapshot.WebDAVOptions{Username: w.Username, Password: get(w.Password()), DisableTLS: w.DisableTLS}
 	}

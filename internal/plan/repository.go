@@ -28,6 +28,7 @@ func validateRepository(r repository.Ref, add func(field, format string, args ..
 		{repository.SchemeS3, r.S3 != nil},
 		{repository.SchemeSFTP, r.SFTP != nil},
 		{repository.SchemeWebDAV, r.WebDAV != nil},
+		{repository.SchemeRClone, r.RClone != nil},
 	}
 	for _, s := range sections {
 		if s.set && r.Repository != "" && loc.Scheme != s.scheme {
@@ -56,6 +57,10 @@ func validateRepository(r repository.Ref, add func(field, format string, args ..
 	if s := r.SFTP; s != nil {
 		absolute(add, "sftp.key_file", s.KeyFile)
 		absolute(add, "sftp.known_hosts_file", s.KnownHostsFile)
+	}
+	if s := r.RClone; s != nil {
+		absolute(add, "rclone.config_file", s.ConfigFile)
+		absolute(add, "rclone.executable", s.Executable)
 	}
 	if loc.Scheme == repository.SchemeSFTP && (r.SFTP == nil || r.SFTP.KeyFile == "" && r.SFTP.PasswordEnv == "" && r.SFTP.PasswordFile == "") {
 		add("sftp.key_file", "set the SSH key file (or sftp.password_env / sftp.password_file) of an sftp:// repository")

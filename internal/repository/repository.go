@@ -20,16 +20,17 @@ import (
 // password_file) plus one section per remote storage.
 type Ref struct {
 	// Repository is an absolute local path (or file://path),
-	// s3://bucket/prefix, sftp://user@host[:port]/path or
-	// webdav://host[:port]/path.
+	// s3://bucket/prefix, sftp://user@host[:port]/path,
+	// webdav://host[:port]/path or rclone://remote:path.
 	Repository   string `yaml:"repository" json:"repository"`
 	PasswordEnv  string `yaml:"password_env,omitempty" json:"password_env,omitempty"`
 	PasswordFile string `yaml:"password_file,omitempty" json:"password_file,omitempty"`
-	// S3, SFTP and WebDAV say how to reach a repository of that scheme;
-	// each is allowed only with its scheme.
+	// S3, SFTP, WebDAV and RClone say how to reach a repository of that
+	// scheme; each is allowed only with its scheme.
 	S3     *S3     `yaml:"s3,omitempty" json:"s3,omitempty"`
 	SFTP   *SFTP   `yaml:"sftp,omitempty" json:"sftp,omitempty"`
 	WebDAV *WebDAV `yaml:"webdav,omitempty" json:"webdav,omitempty"`
+	RClone *RClone `yaml:"rclone,omitempty" json:"rclone,omitempty"`
 }
 
 // S3 reaches an S3 or S3-compatible (MinIO, Ceph, Garage, ...) repository.
@@ -72,23 +73,35 @@ type WebDAV struct {
 	DisableTLS   bool   `yaml:"disable_tls,omitempty" json:"disable_tls,omitempty"`
 }
 
+// RClone reaches a repository on any rclone remote (B2, Azure Blob, Google
+// Cloud Storage, Dropbox, ...): kopia runs `rclone serve webdav` for it.
+// The remote's credentials stay in rclone's config file on the host.
+type RClone struct {
+	// ConfigFile is rclone's config (default: rclone's own default).
+	ConfigFile string `yaml:"config_file,omitempty" json:"config_file,omitempty"`
+	// Executable is the rclone binary (default: rclone on the PATH).
+	Executable string `yaml:"executable,omitempty" json:"executable,omitempty"`
+}
+
 // Schemes of remote repositories.
 const (
 	SchemeS3     = "s3"
 	SchemeSFTP   = "sftp"
 	SchemeWebDAV = "webdav"
+	SchemeRClone = "rclone"
 )
 
 // Supported describes the locations this version supports, for errors.
-const Supported = "an absolute local path, s3://bucket/prefix, sftp://user@host/path or webdav://host/path"
+const Supported = "an absolute local path, s3://bucket/prefix, sftp://user@host/path, webdav://host/path or rclone://remote:path"
 
 // Location is a parsed repository location.
 type Location struct {
-	// Scheme is "" for a local path, else SchemeS3, SchemeSFTP or
-	// SchemeWebDAV.
+	// Scheme is "" for a local path, else SchemeS3, SchemeSFTP,
+	// SchemeWebDAV or SchemeRClone.
 	Scheme string
 	// Path is the local directory, the S3 prefix (ending in "/" unless
-	// empty), or the directory on the SFTP or WebDAV server.
+	// empty), the directory on the SFTP or WebDAV server, or rclone's
+	// remote:path.
 	Path   string
 	Bucket string // s3
 	Host   string // sftp and webdav, without the port
@@ -111,8 +124,21 @@ func Parse(s string) (Location, error) {
 		}
 		return Location{Path: path.Clean(s)}, nil
 	}
-	scheme, _, _ := strings.Cut(s, "://")
+	scheme, rest, _ := strings.Cut(s, "://")
 	switch strings.ToLower(scheme) {
+	case SchemeRClone:
+		// remote:path is rclone's syntax, not a URL's host and port.
+		// An inline remote (":backend:path") starts with a colon.
+		remote, _, ok := strings.Cut(strings.TrimPrefix(rest, ":"), ":")
+		if !ok || remote == "" || strings.ContainsAny(remote, "/?#") {
+			return Location{}, fmt.Errorf("%s names no rclone remote (want rclone://remote:path)", Redact(s))
+		}
+		if strings.ContainsAny(remote, ",=") {
+			// :backend,key=value: is rclone's way to set a remote up
+			// inline, credentials included.
+			return Location{}, fmt.Errorf("%s: set the remote up in rclone's config file (rclone.config_file), not in the location", Redact(s))
+		}
+		return Location{Scheme: SchemeRClone, Path: rest}, nil
 	case "file", SchemeS3, SchemeSFTP, SchemeWebDAV:
 	default:
 		return Location{}, fmt.Errorf("%s:// repositories are not supported by this version (want %s)", scheme, Supported)
@@ -179,6 +205,14 @@ func Parse(s string) (Location, error) {
 // secret and says who connects).
 func Redact(s string) string {
 	if !strings.Contains(s, "://") {
+		return s
+	}
+	if rest, ok := strings.CutPrefix(s, SchemeRClone+"://"); ok {
+		// rclone's remote:path: an inline remote's settings may hold
+		// secrets (Parse refuses them).
+		if i := strings.IndexAny(rest, ",="); i >= 0 {
+			return SchemeRClone + "://" + rest[:i] + "..."
+		}
 		return s
 	}
 	u, err := url.Parse(s)

@@ -18,6 +18,8 @@ func TestParse(t *testing.T) {
 		{"sftp://backup@nas.lan/srv/backups", Location{Scheme: SchemeSFTP, Host: "nas.lan", User: "backup", Path: "/srv/backups"}},
 		{"sftp://backup@[::1]:2222/srv", Location{Scheme: SchemeSFTP, Host: "::1", Port: 2222, User: "backup", Path: "/srv"}},
 		{"webdav://dav.lan:8443/remote.php/dav/backups", Location{Scheme: SchemeWebDAV, Host: "dav.lan", Port: 8443, Path: "/remote.php/dav/backups"}},
+		{"rclone://b2:backups/nas", Location{Scheme: SchemeRClone, Path: "b2:backups/nas"}},
+		{"rclone://:local:/srv/repo", Location{Scheme: SchemeRClone, Path: ":local:/srv/repo"}},
 	} {
 		got, err := Parse(tc.in)
 		if err != nil || got != tc.want {
@@ -35,9 +37,11 @@ func TestParse(t *testing.T) {
 		"sftp://u@nas":                    "sftp://u@nas names no directory",
 		"sftp://u@nas:99999/srv":          `port "99999" is not a number from 1 to 65535`,
 		"webdav://u@dav/x":                "give the user name as webdav.username",
-		"b2://bucket":                     "b2:// repositories are not supported by this version",
-		"rclone://remote:path":            "rclone:// repositories are not supported by this version",
-		"file://host/x":                   "want file:///absolute/path",
+		"rclone://nocolon":                "rclone://nocolon names no rclone remote",
+		"rclone://:b2,account=x,key=s3cr3t:bucket": "rclone://:b2...: set the remote up in rclone's config file",
+		"azure://container/x":                      "azure:// repositories are not supported by this version",
+		"b2://bucket":                              "b2:// repositories are not supported by this version",
+		"file://host/x":                            "want file:///absolute/path",
 	} {
 		_, err := Parse(in)
 		if err == nil || !strings.Contains(err.Error(), want) {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kopia/kopia/repo/blob"
+	"github.com/kopia/kopia/repo/blob/rclone"
 	"github.com/kopia/kopia/repo/blob/s3"
 	"github.com/kopia/kopia/repo/blob/sftp"
 	"github.com/kopia/kopia/repo/blob/webdav"
@@ -49,6 +50,16 @@ type WebDAVOptions struct {
 	Username, Password string
 	// DisableTLS talks plain HTTP instead of HTTPS.
 	DisableTLS bool
+}
+
+// RCloneOptions say how to run rclone for an rclone://remote:path
+// repository: kopia starts `rclone serve webdav` and talks to it.
+type RCloneOptions struct {
+	// ConfigFile is rclone's config (its --config); rclone's default when
+	// empty.
+	ConfigFile string
+	// Executable is the rclone binary; "rclone" on the PATH when empty.
+	Executable string
 }
 
 // defaultS3Endpoint is AWS's.
@@ -93,6 +104,8 @@ func where(loc repository.Location, opts Options) string {
 		return fmt.Sprintf("s3 bucket %s at %s", loc.Bucket, endpoint)
 	case repository.SchemeSFTP:
 		return fmt.Sprintf("sftp server %s:%d", loc.Host, port(loc))
+	case repository.SchemeRClone:
+		return "rclone remote " + loc.Path
 	default:
 		return "webdav server " + webdavURL(loc, opts)
 	}
@@ -176,6 +189,16 @@ func openRemote(ctx context.Context, loc repository.Location, opts Options) (blo
 			o = &WebDAVOptions{}
 		}
 		st, err = webdav.New(cctx, &webdav.Options{URL: webdavURL(loc, opts), Username: o.Username, Password: o.Password}, false)
+	case repository.SchemeRClone:
+		o := RCloneOptions{}
+		if opts.RClone != nil {
+			o = *opts.RClone
+		}
+		var args []string
+		if o.ConfigFile != "" {
+			args = []string{"--config", o.ConfigFile}
+		}
+		st, err = rclone.New(cctx, &rclone.Options{RemotePath: loc.Path, RCloneExe: o.Executable, RCloneArgs: args}, false)
 	default:
 		return nil, fmt.Errorf("%w: %s:// (want %s)", ErrUnsupported, loc.Scheme, repository.Supported)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -205,5 +206,53 @@ func TestSFTPAndWebDAVRepositories(t *testing.T) {
 		if !strings.Contains(err.Error(), "127.0.0.1") {
 			t.Errorf("%s: the error does not name the server: %v", name, err)
 		}
+	}
+}
+
+// An rclone:// repository, through a remote of rclone's config file (a
+// local one here; B2, Azure or GCS remotes work the same way), is created,
+// snapshotted and restored by a second client.
+func TestRCloneRepository(t *testing.T) {
+	rcloneBin, err := exec.LookPath("rclone")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("rclone is not installed: .ci/run installs it")
+		}
+		t.Skip("rclone is not installed")
+	}
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "rclone.conf")
+	if err := os.WriteFile(conf, []byte("[vault]\ntype = local\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts := snapshottest.Options(t)
+	opts.Repository = "rclone://vault:" + filepath.Join(dir, "remote", "repo")
+	opts.RClone = &snapshot.RCloneOptions{ConfigFile: conf, Executable: rcloneBin}
+	r := snapshottest.Open(t, opts)
+	tree := map[string]string{"a.txt": "alpha\n", "docs/b.md": strings.Repeat("bravo ", 1000)}
+	src := snapshottest.WriteTree(t, tree)
+	got, err := r.Snapshot(t.Context(), snapshot.Request{Source: src}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "remote", "repo", "kopia.repository.f")); err != nil {
+		t.Errorf("the repository is not where the remote puts it: %v", err)
+	}
+	opts2 := opts
+	opts2.ConfigDir, opts2.Create = t.TempDir(), false
+	r2 := snapshottest.Open(t, opts2)
+	target := t.TempDir()
+	if _, err := r2.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if back := snapshottest.ReadTree(t, target); !maps.Equal(back, tree) {
+		t.Errorf("restored %v, want %v", back, tree)
+	}
+
+	// A remote the config does not have is refused, naming it.
+	opts3 := snapshottest.Options(t)
+	opts3.Repository, opts3.RClone = "rclone://nope:repo", opts.RClone
+	if _, err := snapshot.Open(t.Context(), opts3); err == nil || !strings.Contains(err.Error(), "rclone remote nope:repo") {
+		t.Errorf("an unknown remote: %v", err)
 	}
 }

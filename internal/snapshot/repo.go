@@ -43,8 +43,9 @@ const DefaultUsername = "steward"
 // Options say which repository to open and how.
 type Options struct {
 	// Repository is the repository's location: a local directory path
-	// (kopia's filesystem storage), s3://bucket/prefix, sftp://user@host/path
-	// or webdav://host/path. Other kopia storages give ErrUnsupported.
+	// (kopia's filesystem storage), s3://bucket/prefix, sftp://user@host/path,
+	// webdav://host/path or rclone://remote:path. Other kopia storages give
+	// ErrUnsupported.
 	Repository string
 	// Password encrypts the repository. It is never written anywhere by
 	// this package and never appears in its errors.
@@ -60,11 +61,12 @@ type Options struct {
 	// connection config and local cache. Default: steward/kopia under
 	// os.UserCacheDir().
 	ConfigDir string
-	// S3, SFTP and WebDAV say how to reach a repository of their scheme
-	// (nil for a local path).
+	// S3, SFTP, WebDAV and RClone say how to reach a repository of their
+	// scheme (nil for a local path).
 	S3     *S3Options
 	SFTP   *SFTPOptions
 	WebDAV *WebDAVOptions
+	RClone *RCloneOptions
 	// Uncached makes every read go to the repository's storage, never to
 	// the local cache: what a verification needs, since a cached copy of
 	// data hides damage to the stored one.
