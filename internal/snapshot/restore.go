@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/kopia/kopia/fs"
 	"github.com/kopia/kopia/repo/manifest"
@@ -542,11 +543,13 @@ func (o *rootOutput) WriteFile(ctx context.Context, rel string, f fs.File, progr
 		return err
 	}
 	err = o.copy(ctx, w, rel, f, progress)
+	if err == nil {
+		// On the open file: every call by name through os.Root walks
+		// the path from the target down again.
+		err = fileAttributes(w, f)
+	}
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write %q: %w", rel, cerr)
-	}
-	if err == nil {
-		err = o.attributes(tmp, f)
 	}
 	if err == nil {
 		err = o.replace(tmp, p, rel)
@@ -557,15 +560,55 @@ func (o *rootOutput) WriteFile(ctx context.Context, rel string, f fs.File, progr
 	return err
 }
 
-// create makes the file tmp, empty. Any file already there is removed
-// first rather than truncated: it may be a hard link to a file elsewhere,
-// or a symbolic link; O_EXCL then never follows a link made meanwhile.
+// create makes the file tmp, empty. A file already there (left by an
+// interrupted restore) is removed rather than truncated: it may be a hard
+// link to a file elsewhere, or a symbolic link; O_EXCL then never follows
+// a link made meanwhile.
 func (o *rootOutput) create(tmp string) (*os.File, error) {
-	if err := o.root.Remove(tmp); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-		return nil, fsErr(err)
+	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL | os.O_TRUNC
+	w, err := o.root.OpenFile(tmp, flags, 0o600)
+	if errors.Is(err, iofs.ErrExist) {
+		if err := o.root.Remove(tmp); err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			return nil, fsErr(err)
+		}
+		w, err = o.root.OpenFile(tmp, flags, 0o600)
 	}
-	w, err := o.root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_TRUNC, 0o600)
 	return w, fsErr(err)
+}
+
+// fileAttributes gives the open file w the owner, mode and time of e, as
+// attributes does by name.
+func fileAttributes(w *os.File, e fs.Entry) error {
+	own := e.Owner()
+	if err := w.Chown(int(own.UserID), int(own.GroupID)); err != nil &&
+		!errors.Is(err, iofs.ErrPermission) && !errors.Is(err, unix.EINVAL) {
+		return fsErr(err)
+	}
+	// After chown, which clears set-user-ID bits.
+	if err := w.Chmod(e.Mode() & fs.ModBits); err != nil {
+		return fsErr(err)
+	}
+	return fsErr(futimens(w, e.ModTime()))
+}
+
+// futimens sets the access and modification times of the open file f to
+// t, to the nanosecond: futimens(3), which is utimensat(2) with no path.
+func futimens(f *os.File, t time.Time) error {
+	ts := [2]unix.Timespec{unix.NsecToTimespec(t.UnixNano()), unix.NsecToTimespec(t.UnixNano())}
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var errno unix.Errno
+	if err := rc.Control(func(fd uintptr) {
+		_, _, errno = unix.Syscall6(unix.SYS_UTIMENSAT, fd, 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+	}); err != nil {
+		return err
+	}
+	if errno != 0 {
+		return &iofs.PathError{Op: "futimens", Path: f.Name(), Err: errno}
+	}
+	return nil
 }
 
 // copy writes the contents of f to w, reporting progress.

@@ -32,7 +32,7 @@ type restoreFixture struct {
 // and times, a relative symbolic link and a dangling one.
 func restoreSource(t *testing.T) restoreFixture {
 	t.Helper()
-	base := time.Date(2021, 3, 4, 5, 6, 7, 0, time.UTC)
+	base := time.Date(2021, 3, 4, 5, 6, 7, 123456789, time.UTC) // nanoseconds: restored exactly
 	f := restoreFixture{
 		files: map[string]string{
 			"a.txt":       "alpha, readable by its owner only",
