@@ -632,12 +632,15 @@ func (o *rootOutput) copy(ctx context.Context, w io.Writer, rel string, f fs.Fil
 	return nil
 }
 
-// replace renames tmp to p, over any file or symbolic link there.
+// replace renames tmp to p, over any file or symbolic link there; a
+// directory there is refused (rename(2) says EISDIR, or EEXIST or
+// ENOTEMPTY when it holds something: a file never meets those).
 func (o *rootOutput) replace(tmp, p, rel string) error {
-	if fi, err := o.root.Lstat(p); err == nil && fi.IsDir() {
+	err := o.root.Rename(tmp, p)
+	if errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EEXIST) || errors.Is(err, unix.ENOTEMPTY) {
 		return fmt.Errorf("%q exists in the target and is a directory", rel)
 	}
-	return fsErr(o.root.Rename(tmp, p))
+	return fsErr(err)
 }
 
 // ctxReader reads r until ctx is done, reporting what it read.

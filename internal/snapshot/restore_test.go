@@ -410,6 +410,23 @@ func TestRestoreReplacesLinksAndFiles(t *testing.T) {
 	}
 }
 
+// A directory in the target where the snapshot has a file is left alone,
+// and the error names the file.
+func TestRestoreRefusesDirectoryWhereAFileGoes(t *testing.T) {
+	r, _, in := snapshotFixture(t)
+	target := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(target, "a.txt", "kept"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.Restore(t.Context(), snapshot.RestoreRequest{ID: in.ID, Target: target}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"a.txt" exists in the target and is a directory`) {
+		t.Fatalf("restore over a directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(target, "a.txt", "kept")); err != nil {
+		t.Errorf("the directory in the way was changed: %v", err)
+	}
+}
+
 func TestCheckTarget(t *testing.T) {
 	dir := t.TempDir()
 	full := snapshottest.WriteTree(t, map[string]string{"x": "y"})
