@@ -326,3 +326,46 @@ func (s *stack) writePlans(yaml string) string {
 }
 
 func quietLogger() sdklog.Logger { return sdklog.NewStructuredLogger(slog.New(slog.DiscardHandler)) }
+
+// needKopia skips the test when the kopia CLI is not installed, or fails it
+// in CI, where make test builds it.
+func needKopia(t *testing.T) {
+	t.Helper()
+	if kopiaBin == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the kopia CLI is not installed: make test builds it")
+		}
+		t.Skip("the kopia CLI is not installed: make test builds it")
+	}
+}
+
+// kopiaCLI is the kopia CLI with a config, cache and logs of its own,
+// connected to one repository.
+type kopiaCLI struct {
+	t        *testing.T
+	dir      string
+	password string // KOPIA_PASSWORD of every command
+}
+
+// connectKopia connects the kopia CLI to the filesystem repository repo.
+func connectKopia(t *testing.T, repo, password string) *kopiaCLI {
+	t.Helper()
+	needKopia(t)
+	k := &kopiaCLI{t: t, dir: t.TempDir(), password: password}
+	k.run("repository", "connect", "filesystem", "--path", repo)
+	return k
+}
+
+// run runs kopia with args and returns its output; the test fails if it
+// fails.
+func (k *kopiaCLI) run(args ...string) string {
+	k.t.Helper()
+	cmd := exec.Command(kopiaBin, append(args, "--config-file", filepath.Join(k.dir, "kopia.config"))...)
+	cmd.Env = append(os.Environ(), "KOPIA_PASSWORD="+k.password, "KOPIA_CACHE_DIRECTORY="+filepath.Join(k.dir, "cache"),
+		"KOPIA_LOG_DIR="+filepath.Join(k.dir, "logs"), "KOPIA_CHECK_FOR_UPDATES=false")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		k.t.Fatalf("kopia %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}

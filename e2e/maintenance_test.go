@@ -1,9 +1,6 @@
 package e2e
 
 import (
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,12 +15,7 @@ import (
 // its snapshots with their plan tags, and its maintenance owned by steward.
 func TestMaintenanceRunsOnItsTimersAndKopiaCLIReads(t *testing.T) {
 	t.Parallel() // waits a minute for its timer
-	if kopiaBin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the kopia CLI is not installed: make test builds it")
-		}
-		t.Skip("the kopia CLI is not installed: make test builds it")
-	}
+	needKopia(t)
 	s := newStack(t, "STEWARD_E2E_PASSWORD="+e2ePassword)
 	s.start()
 	src, repo := newBackupDirs(t, s)
@@ -59,19 +51,7 @@ func TestMaintenanceRunsOnItsTimersAndKopiaCLIReads(t *testing.T) {
 
 	// The kopia CLI, with its own config, reads the repository steward
 	// made and maintains.
-	dir := t.TempDir()
-	kopia := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kopiaBin, append(args, "--config-file", filepath.Join(dir, "kopia.config"))...)
-		cmd.Env = append(os.Environ(), "KOPIA_PASSWORD="+e2ePassword, "KOPIA_CACHE_DIRECTORY="+filepath.Join(dir, "cache"),
-			"KOPIA_LOG_DIR="+filepath.Join(dir, "logs"), "KOPIA_CHECK_FOR_UPDATES=false")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kopia %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	kopia("repository", "connect", "filesystem", "--path", repo)
+	kopia := connectKopia(t, repo, e2ePassword).run
 	if out := kopia("snapshot", "list", "--all", "--tags", "plan:home", "--json"); !strings.Contains(out, `"tag:plan":"home"`) || !strings.Contains(out, `"tag:run":"steward/plan/home/run/`) {
 		t.Errorf("kopia snapshot list --tags plan:home lacks steward's snapshot with its tags:\n%s", out)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -198,12 +197,7 @@ func histories(t *testing.T, s *stack) string {
 // changes the repository's password, the new one works).
 func TestOpenRepositoryReuseStaysCorrect(t *testing.T) {
 	t.Parallel()
-	if kopiaBin == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("the kopia CLI is not installed: make test builds it")
-		}
-		t.Skip("the kopia CLI is not installed: make test builds it")
-	}
+	needKopia(t)
 	s := newStack(t)
 	s.start()
 	src, repo := newBackupDirs(t, s)
@@ -222,20 +216,8 @@ func TestOpenRepositoryReuseStaysCorrect(t *testing.T) {
 		t.Fatalf("snapshots after the first run: %+v", first)
 	}
 
-	dir := t.TempDir()
-	kopiaPassword := e2ePassword
-	kopia := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kopiaBin, append(args, "--config-file", filepath.Join(dir, "kopia.config"))...)
-		cmd.Env = append(os.Environ(), "KOPIA_PASSWORD="+kopiaPassword, "KOPIA_CACHE_DIRECTORY="+filepath.Join(dir, "cache"),
-			"KOPIA_LOG_DIR="+filepath.Join(dir, "logs"), "KOPIA_CHECK_FOR_UPDATES=false")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kopia %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	kopia("repository", "connect", "filesystem", "--path", repo)
+	k := connectKopia(t, repo, e2ePassword)
+	kopia := k.run
 	other := filepath.Join(s.dir, "other")
 	writeTree(t, other, map[string]string{"x.txt": "written by the kopia CLI\n"})
 	kopia("snapshot", "create", other, "--no-progress")
@@ -266,7 +248,7 @@ func TestOpenRepositoryReuseStaysCorrect(t *testing.T) {
 	}
 	// The kopia CLI changes the repository's password; the file follows.
 	kopia("repository", "change-password", "--new-password", "a new passphrase")
-	kopiaPassword = "a new passphrase"
+	k.password = "a new passphrase"
 	setPassword("a new passphrase")
 	s.mustSteward("trigger", "home", "--wait")
 	if got := stewardSnapshots(t, s, "home"); len(got) != 2 {

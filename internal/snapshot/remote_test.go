@@ -144,23 +144,7 @@ func TestSFTPAndWebDAVRepositories(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			opts := snapshottest.Options(t)
 			tc.set(&opts)
-			r := snapshottest.Open(t, opts)
-			tree := map[string]string{"a.txt": "alpha\n", "docs/b.md": strings.Repeat("bravo ", 1000)}
-			src := snapshottest.WriteTree(t, tree)
-			got, err := r.Snapshot(t.Context(), snapshot.Request{Source: src, Tags: map[string]string{"plan": "home"}}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			opts2 := opts
-			opts2.ConfigDir, opts2.Create = t.TempDir(), false
-			r2 := snapshottest.Open(t, opts2)
-			target := t.TempDir()
-			if _, err := r2.Restore(t.Context(), snapshot.RestoreRequest{ID: got.ID, Target: target}, nil); err != nil {
-				t.Fatal(err)
-			}
-			if back := snapshottest.ReadTree(t, target); !maps.Equal(back, tree) {
-				t.Errorf("restored %v, want %v", back, tree)
-			}
+			opts2 := roundTrip(t, opts)
 			if err := snapshot.Check(t.Context(), opts2); err != nil {
 				t.Errorf("Check: %v", err)
 			}
@@ -228,15 +212,30 @@ func TestRCloneRepository(t *testing.T) {
 	opts := snapshottest.Options(t)
 	opts.Repository = "rclone://vault:" + filepath.Join(dir, "remote", "repo")
 	opts.RClone = &snapshot.RCloneOptions{ConfigFile: conf, Executable: rcloneBin}
+	roundTrip(t, opts)
+	if _, err := os.Stat(filepath.Join(dir, "remote", "repo", "kopia.repository.f")); err != nil {
+		t.Errorf("the repository is not where the remote puts it: %v", err)
+	}
+
+	// A remote the config does not have is refused, naming it.
+	opts3 := snapshottest.Options(t)
+	opts3.Repository, opts3.RClone = "rclone://nope:repo", opts.RClone
+	if _, err := snapshot.Open(t.Context(), opts3); err == nil || !strings.Contains(err.Error(), "rclone remote nope:repo") {
+		t.Errorf("an unknown remote: %v", err)
+	}
+}
+
+// roundTrip creates the repository opts name, snapshots a small tree into
+// it, and restores that from a second client with a config and cache of its
+// own, byte-identical; it returns the second client's options (Create off).
+func roundTrip(t *testing.T, opts snapshot.Options) snapshot.Options {
+	t.Helper()
 	r := snapshottest.Open(t, opts)
 	tree := map[string]string{"a.txt": "alpha\n", "docs/b.md": strings.Repeat("bravo ", 1000)}
 	src := snapshottest.WriteTree(t, tree)
-	got, err := r.Snapshot(t.Context(), snapshot.Request{Source: src}, nil)
+	got, err := r.Snapshot(t.Context(), snapshot.Request{Source: src, Tags: map[string]string{"plan": "home"}}, nil)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "remote", "repo", "kopia.repository.f")); err != nil {
-		t.Errorf("the repository is not where the remote puts it: %v", err)
 	}
 	opts2 := opts
 	opts2.ConfigDir, opts2.Create = t.TempDir(), false
@@ -248,11 +247,5 @@ func TestRCloneRepository(t *testing.T) {
 	if back := snapshottest.ReadTree(t, target); !maps.Equal(back, tree) {
 		t.Errorf("restored %v, want %v", back, tree)
 	}
-
-	// A remote the config does not have is refused, naming it.
-	opts3 := snapshottest.Options(t)
-	opts3.Repository, opts3.RClone = "rclone://nope:repo", opts.RClone
-	if _, err := snapshot.Open(t.Context(), opts3); err == nil || !strings.Contains(err.Error(), "rclone remote nope:repo") {
-		t.Errorf("an unknown remote: %v", err)
-	}
+	return opts2
 }
