@@ -56,6 +56,10 @@ type Activities struct {
 	Hostname string
 	// HeartbeatEvery is the least time between two progress heartbeats.
 	HeartbeatEvery time.Duration
+	// CheckTimeout bounds CheckBackup's look at the repository's storage,
+	// so that a server that never answers is reported as a problem that
+	// names it before the check activity itself times out.
+	CheckTimeout time.Duration
 	// Now tells the time for heartbeat throttling; New sets time.Now.
 	Now func() time.Time
 
@@ -77,6 +81,7 @@ func New() *Activities {
 		ReadFile:       os.ReadFile,
 		Hostname:       hostname(),
 		HeartbeatEvery: time.Second,
+		CheckTimeout:   20 * time.Second,
 		Now:            time.Now,
 	}
 }

@@ -65,7 +65,9 @@ func (a *Activities) CheckBackup(ctx context.Context, req activities.CheckBackup
 	}
 	// An unknown password (empty) makes the check skip it.
 	opts.Create = true
-	err := snapshot.Check(ctx, opts)
+	cctx, cancel := context.WithTimeout(ctx, a.CheckTimeout)
+	defer cancel()
+	err := snapshot.Check(cctx, opts)
 	switch {
 	case err == nil:
 	case errors.Is(err, snapshot.ErrWrongPassword):

@@ -81,3 +81,52 @@ func TestUnreachableRemoteIsRetryableAndNamesTheHost(t *testing.T) {
 		})
 	}
 }
+
+// A storage server that accepts connections and never answers is a
+// problem of the plan, naming the server, found within CheckTimeout: the
+// check activity answers before its own timeout would say only "timeout".
+func TestCheckBackupNamesASilentServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		var held []net.Conn // accepted, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	a := newActivities(t, snapshottest.Password)
+	a.CheckTimeout = time.Second
+	start := time.Now()
+	val, err := newEnv(a).ExecuteActivity(activities.CheckBackup, activities.CheckBackupRequest{
+		Path: "plans[0].backup", Source: snapshottest.WriteTree(t, sourceTree),
+		Ref: repository.Ref{Repository: "s3://backups/nas", PasswordEnv: passwordEnv,
+			S3: &repository.S3{Endpoint: l.Addr().String(), DisableTLS: true}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res activities.CheckBackupResult
+	if err := val.Get(&res); err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Problems) != 1 || !strings.HasPrefix(res.Problems[0], "plans[0].backup.repository: ") || !strings.Contains(res.Problems[0], l.Addr().String()) {
+		t.Errorf("problems %q: want one of the repository, naming %s", res.Problems, l.Addr())
+	}
+	// Not a speed check: without CheckTimeout it would take the storage's
+	// own 30-second bound on a first contact.
+	if took := time.Since(start); took > 20*time.Second {
+		t.Errorf("the check took %v: CheckTimeout (1s) did not bound it", took)
+	}
+}

@@ -473,10 +473,7 @@ func (o *rootOutput) Parallelizable() bool { return true }
 // checks the one already there is a directory and not a symbolic link.
 func (o *rootOutput) BeginDirectory(ctx context.Context, rel string, d fs.Directory) (err error) {
 	defer o.keep(&err)
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	p, err := o.local(rel, d)
+	p, err := o.start(ctx, rel, d)
 	if err != nil {
 		return err
 	}
@@ -498,16 +495,22 @@ func (o *rootOutput) BeginDirectory(ctx context.Context, rel string, d fs.Direct
 	return nil
 }
 
+// start begins every restore.Output call on the entry e at rel: nothing
+// more once ctx is done, else e's checked local path.
+func (o *rootOutput) start(ctx context.Context, rel string, e fs.Entry) (string, error) {
+	if ctx.Err() != nil {
+		return "", context.Cause(ctx)
+	}
+	return o.local(rel, e)
+}
+
 // FinishDirectory implements restore.Output: once its contents are
 // written, the directory gets the snapshot's owner, mode and time. The
 // copier also calls it for a directory whose contents it skipped when
 // cancelled; that one is left as it is.
 func (o *rootOutput) FinishDirectory(ctx context.Context, rel string, d fs.Directory) (err error) {
 	defer o.keep(&err)
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	p, err := o.local(rel, d)
+	p, err := o.start(ctx, rel, d)
 	if err != nil {
 		return err
 	}
@@ -530,10 +533,7 @@ func (o *rootOutput) Close(context.Context) error { return nil }
 // followed).
 func (o *rootOutput) WriteFile(ctx context.Context, rel string, f fs.File, progress restore.FileWriteProgress) (err error) {
 	defer o.keep(&err)
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	p, err := o.local(rel, f)
+	p, err := o.start(ctx, rel, f)
 	if err != nil {
 		return err
 	}
@@ -705,10 +705,7 @@ func (o *rootOutput) SymlinkExists(ctx context.Context, rel string, l fs.Symlink
 // temporary name and renamed over any file or link at its real name.
 func (o *rootOutput) CreateSymlink(ctx context.Context, rel string, l fs.Symlink) (err error) {
 	defer o.keep(&err)
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	p, err := o.local(rel, l)
+	p, err := o.start(ctx, rel, l)
 	if err != nil {
 		return err
 	}
