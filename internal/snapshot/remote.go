@@ -203,10 +203,33 @@ func openRemote(ctx context.Context, loc repository.Location, opts Options) (blo
 		return nil, fmt.Errorf("%w: %s:// (want %s)", ErrUnsupported, loc.Scheme, repository.Supported)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", where(loc, opts), err)
+		return nil, fmt.Errorf("open %s: %w", where(loc, opts), tidySSH(err))
 	}
 	return st, nil
 }
+
+// tidySSH drops from err's message the Go dump of the SSH client's config
+// that kopia's sftp storage puts in it ("unable to dial [host:port]:
+// &ssh.ClientConfig{...}: ssh: handshake failed: ..."): it holds no
+// secret, only noise. The error itself stays underneath.
+func tidySSH(err error) error {
+	msg := err.Error()
+	i := strings.Index(msg, "&ssh.ClientConfig{")
+	j := strings.Index(msg, "}: ssh: ")
+	if i < 0 || j < i {
+		return err
+	}
+	return &tidied{msg: msg[:i] + msg[j+len("}: "):], err: err}
+}
+
+// tidied is an error with a clearer message than the one it wraps.
+type tidied struct {
+	msg string
+	err error
+}
+
+func (e *tidied) Error() string { return e.msg }
+func (e *tidied) Unwrap() error { return e.err }
 
 // probeBlobs reports whether st holds a kopia repository; when it does
 // not, it fails unless create is set and st is empty.

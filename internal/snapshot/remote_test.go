@@ -190,6 +190,9 @@ func TestSFTPAndWebDAVRepositories(t *testing.T) {
 		if !strings.Contains(err.Error(), "127.0.0.1") {
 			t.Errorf("%s: the error does not name the server: %v", name, err)
 		}
+		if strings.Contains(err.Error(), "ssh.ClientConfig") {
+			t.Errorf("%s: the error dumps the SSH client's config: %v", name, err)
+		}
 	}
 }
 
