@@ -24,7 +24,7 @@ type machine struct {
 	Kopia   string `json:"kopia"`
 	Restic  string `json:"restic"`
 	// Temporal is the temporal CLI that ran the server (-server
-	// separate): its module version and the Temporal server's.
+	// separate): its module version (which fixes the server it embeds).
 	Temporal string `json:"temporal,omitempty"`
 	// ResticRepoVersion is the format of the restic repositories, from
 	// restic cat config.
@@ -87,18 +87,13 @@ func revision(bin string) string {
 	return rev + modified
 }
 
-// temporalVersion is the temporal CLI's module version and that of the
-// Temporal server it embeds, from its build info.
+// temporalVersion is the temporal CLI's module version, from its build
+// info (its --version says 0.0.0-DEV when built with go install); the
+// version fixes the Temporal server it embeds.
 func temporalVersion(bin string) string {
 	info, err := buildinfo.ReadFile(bin)
 	if err != nil {
 		return "unknown: " + err.Error()
 	}
-	v := info.Main.Path + " " + info.Main.Version
-	for _, d := range info.Deps {
-		if d.Path == "go.temporal.io/server" {
-			v += ", server " + d.Version
-		}
-	}
-	return v
+	return info.Main.Path + " " + info.Main.Version
 }
