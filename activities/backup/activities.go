@@ -71,11 +71,7 @@ type Activities struct {
 func New() *Activities {
 	return &Activities{
 		Open: func(ctx context.Context, opts snapshot.Options) (Repository, error) {
-			r, err := snapshot.Open(ctx, opts)
-			if err != nil {
-				return nil, err
-			}
-			return r, nil
+			return snapshot.Open(ctx, opts)
 		},
 		LookupEnv:      os.LookupEnv,
 		ReadFile:       os.ReadFile,
@@ -115,8 +111,8 @@ func hostname() string {
 // location holds none. It comes from the worker's pool of open
 // repositories unless uncached: a verification reads everything from
 // storage, and a restore from a local repository needs no cache; both
-// open their own. done gives it back; pass it the activity's error, so that a
-// repository that failed a request is not reused.
+// open their own. done gives it back; pass it the activity's error, so
+// that a repository that failed a request is not reused.
 func (a *Activities) open(ctx context.Context, ref repository.Ref, create, uncached bool) (r Repository, done func(error), err error) {
 	opts, err := a.optionsOrError(ref)
 	if err != nil {

@@ -43,6 +43,18 @@ func (a *Activities) options(ref repository.Ref) (snapshot.Options, []problem) {
 		}
 		return v
 	}
+	// read reads a file the plan names (not a secret's reference: a CA,
+	// an SSH key, a config), reporting it under field when it cannot.
+	read := func(field, file string) []byte {
+		if file == "" {
+			return nil
+		}
+		b, err := a.ReadFile(file)
+		if err != nil {
+			ps = append(ps, problem{field, a.fileError(file, err)})
+		}
+		return b
+	}
 	if pw := ref.Password(); pw.Given() {
 		opts.Password = get(pw)
 	} else {
@@ -54,40 +66,23 @@ func (a *Activities) options(ref repository.Ref) (snapshot.Options, []problem) {
 			DisableTLS: s.DisableTLS, InsecureSkipVerify: s.InsecureSkipVerify,
 			AccessKeyID: get(s.AccessKeyID()), SecretAccessKey: get(s.SecretAccessKey()), SessionToken: get(s.SessionToken()),
 		}
-		if s.RootCAFile != "" {
-			b, err := a.ReadFile(s.RootCAFile)
-			if err != nil {
-				ps = append(ps, problem{"s3.root_ca_file", a.fileError(s.RootCAFile, err)})
-			}
-			opts.S3.RootCA = b
-		}
+		opts.S3.RootCA = read("s3.root_ca_file", s.RootCAFile)
 	}
 	if s := ref.SFTP; s != nil {
 		opts.SFTP = &snapshot.SFTPOptions{KeyFile: s.KeyFile, KnownHostsFile: s.KnownHostsFile, Password: get(s.Password())}
 		if opts.SFTP.KnownHostsFile == "" {
-			// ssh's default, which kopia would take too: named here so
-			// that a missing one is reported as this field's problem.
+			// ssh's default, which kopia would take too.
 			home, _ := os.UserHomeDir()
 			opts.SFTP.KnownHostsFile = filepath.Join(home, ".ssh", "known_hosts")
 		}
-		for _, f := range []struct{ field, file string }{
-			{"sftp.key_file", opts.SFTP.KeyFile}, {"sftp.known_hosts_file", opts.SFTP.KnownHostsFile},
-		} {
-			if f.file == "" {
-				continue
-			}
-			if _, err := a.ReadFile(f.file); err != nil {
-				ps = append(ps, problem{f.field, a.fileError(f.file, err)})
-			}
-		}
+		// kopia reads them itself; read here so that a missing one is a
+		// problem of its field.
+		read("sftp.key_file", opts.SFTP.KeyFile)
+		read("sftp.known_hosts_file", opts.SFTP.KnownHostsFile)
 	}
 	if r := ref.RClone; r != nil {
 		opts.RClone = &snapshot.RCloneOptions{ConfigFile: r.ConfigFile, Executable: r.Executable}
-		if r.ConfigFile != "" {
-			if _, err := a.ReadFile(r.ConfigFile); err != nil {
-				ps = append(ps, problem{"rclone.config_file", a.fileError(r.ConfigFile, err)})
-			}
-		}
+		read("rclone.config_file", r.ConfigFile)
 	}
 	if w := ref.WebDAV; w != nil {
 		opts.WebDAV = &snapshot.WebDAVOptions{Username: w.Username, Password: get(w.Password()), DisableTLS: w.DisableTLS}
@@ -95,9 +90,8 @@ func (a *Activities) options(ref repository.Ref) (snapshot.Options, []problem) {
 	return opts, ps
 }
 
-// open resolves ref's secrets into the engine's options (Create and
-// Uncached as given), or fails with a bad-config error naming the first
-// field at fault.
+// optionsOrError is options, or a bad-config error naming the first field
+// at fault.
 func (a *Activities) optionsOrError(ref repository.Ref) (snapshot.Options, error) {
 	opts, ps := a.options(ref)
 	if len(ps) > 0 {
