@@ -231,7 +231,7 @@ func (r *Repo) restore(ctx context.Context, req RestoreRequest, progress func(Re
 		return RestoreStats{}, err
 	}
 	defer root.Close() //nolint:errcheck // nothing is written through it any more
-	out := &rootOutput{root: root, top: e}
+	out := &rootOutput{root: root, top: e, fresh: empty(root)}
 	p := &restoreProgress{report: progress, out: out}
 
 	var st RestoreStats
@@ -250,6 +250,17 @@ func (r *Repo) restore(ctx context.Context, req RestoreRequest, progress func(Re
 		return RestoreStats{}, context.Cause(ctx)
 	}
 	return st, err
+}
+
+// empty reports whether the directory root is empty.
+func empty(root *os.Root) bool {
+	d, err := root.Open(".")
+	if err != nil {
+		return false
+	}
+	defer d.Close() //nolint:errcheck // read only
+	_, err = d.ReadDir(1)
+	return errors.Is(err, io.EOF)
 }
 
 // restoreDir restores the contents of d into the target with kopia's
@@ -376,6 +387,9 @@ var copyBuffers = sync.Pool{New: func() any { b := make([]byte, copyBuffer); ret
 type rootOutput struct {
 	root *os.Root
 	top  fs.Entry // the entry restored into the target itself
+	// fresh says the target was empty when the restore began, so that no
+	// temporary file of an interrupted restore can be in it.
+	fresh bool
 
 	keptFiles, keptBytes, keptLinks atomic.Int64
 
@@ -527,18 +541,17 @@ func (o *rootOutput) WriteDirEntry(_ context.Context, rel string, _ *snapshot.Di
 // Close implements restore.Output; the caller closes the root.
 func (o *rootOutput) Close(context.Context) error { return nil }
 
-// WriteFile implements restore.Output: it writes f to its temporary name,
-// gives it the snapshot's owner, mode and time, and renames it over
-// whatever is at its real name (a symbolic link there is replaced, not
-// followed).
+// WriteFile implements restore.Output: it writes f (see create for where),
+// gives it the snapshot's owner, mode and time, and, if it was written to
+// its temporary name, renames it over whatever is at its real name (a
+// symbolic link there is replaced, not followed).
 func (o *rootOutput) WriteFile(ctx context.Context, rel string, f fs.File, progress restore.FileWriteProgress) (err error) {
 	defer o.keep(&err)
 	p, err := o.start(ctx, rel, f)
 	if err != nil {
 		return err
 	}
-	tmp := tempName(p)
-	w, err := o.create(tmp)
+	w, tmp, err := o.create(p)
 	if err != nil {
 		return err
 	}
@@ -551,29 +564,44 @@ func (o *rootOutput) WriteFile(ctx context.Context, rel string, f fs.File, progr
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("write %q: %w", rel, cerr)
 	}
-	if err == nil {
+	if err == nil && tmp != "" {
 		err = o.replace(tmp, p, rel)
 	}
-	if err != nil {
-		o.root.Remove(tmp) //nolint:errcheck // best effort; a resumed restore reuses the name
+	// Removals are best effort: a resumed restore reuses the names.
+	switch {
+	case err != nil && tmp == "":
+		o.root.Remove(p) //nolint:errcheck // made here: nothing was there before
+	case err != nil:
+		o.root.Remove(tmp) //nolint:errcheck
+	case tmp == "" && !o.fresh:
+		// What an interrupted restore of this file may have left.
+		o.root.Remove(tempName(p)) //nolint:errcheck // usually not there
 	}
 	return err
 }
 
-// create makes the file tmp, empty. A file already there (left by an
-// interrupted restore) is removed rather than truncated: it may be a hard
-// link to a file elsewhere, or a symbolic link; O_EXCL then never follows
-// a link made meanwhile.
-func (o *rootOutput) create(tmp string) (*os.File, error) {
+// create makes the file p, empty, and returns it with the temporary name
+// it is written to: "" when p was made itself, which is when nothing was at
+// p (the usual restore, into an empty target; O_EXCL never follows a link).
+// Otherwise the file is made at p's temporary name and renamed over p once
+// written, so that what was at p stays whole until then. A file already at
+// the temporary name (left by an interrupted restore) is removed rather than
+// truncated: it may be a hard link to a file elsewhere, or a symbolic link.
+func (o *rootOutput) create(p string) (w *os.File, tmp string, err error) {
 	const flags = os.O_WRONLY | os.O_CREATE | os.O_EXCL | os.O_TRUNC
-	w, err := o.root.OpenFile(tmp, flags, 0o600)
+	w, err = o.root.OpenFile(p, flags, 0o600)
+	if !errors.Is(err, iofs.ErrExist) {
+		return w, "", fsErr(err)
+	}
+	tmp = tempName(p)
+	w, err = o.root.OpenFile(tmp, flags, 0o600)
 	if errors.Is(err, iofs.ErrExist) {
 		if err := o.root.Remove(tmp); err != nil && !errors.Is(err, iofs.ErrNotExist) {
-			return nil, fsErr(err)
+			return nil, "", fsErr(err)
 		}
 		w, err = o.root.OpenFile(tmp, flags, 0o600)
 	}
-	return w, fsErr(err)
+	return w, tmp, fsErr(err)
 }
 
 // fileAttributes gives the open file w the owner, mode and time of e, as

@@ -537,7 +537,8 @@ func TestRestoreResume(t *testing.T) {
 }
 
 func TestRestoreCancelled(t *testing.T) {
-	src := snapshottest.WriteTree(t, randomTree(t, 16, 4<<20))
+	files := randomTree(t, 16, 4<<20)
+	src := snapshottest.WriteTree(t, files)
 	r := snapshottest.Open(t, snapshottest.Options(t))
 	in, err := r.Snapshot(t.Context(), snapshot.Request{Source: src}, nil)
 	if err != nil {
@@ -564,8 +565,16 @@ func TestRestoreCancelled(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("restore cancelled midway: %v, want context.Canceled", err)
 	}
-	if n := len(snapshottest.ReadTree(t, target)); n >= 16 {
-		t.Errorf("restore cancelled midway wrote all %d files", n)
+	got := snapshottest.ReadTree(t, target)
+	if len(got) >= 16 {
+		t.Errorf("restore cancelled midway wrote all %d files", len(got))
+	}
+	// Into an empty target files are written at their own names; a
+	// cancelled one is removed, so that what is there is whole.
+	for rel, content := range got {
+		if content != files[rel] {
+			t.Errorf("restore cancelled midway left %s with %d of its %d bytes", rel, len(content), len(files[rel]))
+		}
 	}
 	noTemporaries(t, target)
 }
