@@ -52,6 +52,7 @@ type options struct {
 }
 
 func main() {
+	tuneGC(os.Getenv("GOGC"))
 	app := &cli.App{
 		Name:  "steward-worker",
 		Usage: "run steward's durable backup schedules on Temporal",
