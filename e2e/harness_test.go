@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -109,7 +110,10 @@ type stack struct {
 	db     string
 	port   int
 	uiPort int
-	env    []string
+	// metricsPort serves the worker's /metrics, /healthz and /readyz
+	// (start; other workers serve them on a port of their own choosing).
+	metricsPort int
+	env         []string
 
 	cmd  *exec.Cmd
 	out  *lockedBuffer
@@ -120,12 +124,13 @@ func newStack(t *testing.T, env ...string) *stack {
 	t.Helper()
 	dir := t.TempDir()
 	s := &stack{
-		t:      t,
-		dir:    dir,
-		db:     filepath.Join(dir, "steward.db"),
-		port:   freePort(t),
-		uiPort: freePort(t),
-		env:    env,
+		t:           t,
+		dir:         dir,
+		db:          filepath.Join(dir, "steward.db"),
+		port:        freePort(t),
+		uiPort:      freePort(t),
+		metricsPort: freePort(t),
+		env:         env,
 	}
 	t.Cleanup(s.kill)
 	return s
@@ -141,8 +146,12 @@ func (s *stack) cacheDir() string { return filepath.Join(s.dir, "cache-e2e") }
 func (s *stack) start(extra ...string) {
 	s.t.Helper()
 	s.startArgs(append([]string{"--dev", "--dev-db", s.db, "--dev-port", fmt.Sprint(s.port),
-		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e", "--cache-dir", s.cacheDir()}, extra...))
+		"--dev-ui-port", fmt.Sprint(s.uiPort), "--host", "e2e", "--cache-dir", s.cacheDir(),
+		"--metrics-addr", s.metricsAddr()}, extra...))
 }
+
+// metricsAddr is where start's worker serves metrics and health.
+func (s *stack) metricsAddr() string { return fmt.Sprintf("127.0.0.1:%d", s.metricsPort) }
 
 // startArgs runs the worker with args and waits until it says it is ready.
 func (s *stack) startArgs(args []string) {
@@ -155,6 +164,10 @@ func (s *stack) startArgs(args []string) {
 // to out, and waits until it says it is ready; done closes when it exits.
 func launchWorker(t *testing.T, name string, args, env []string, out *lockedBuffer) (*exec.Cmd, chan struct{}) {
 	t.Helper()
+	if !slices.Contains(args, "--metrics-addr") {
+		// Not the default port: tests run side by side.
+		args = append(args, "--metrics-addr", "127.0.0.1:0")
+	}
 	cmd := exec.Command(workerBin, args...)
 	cmd.Env = append(os.Environ(), env...)
 	pr, pw := io.Pipe()

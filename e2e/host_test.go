@@ -56,7 +56,7 @@ func TestRunWaitsForItsHost(t *testing.T) {
 	recordHistory(t, c, plan.WorkflowID(p.ID), "plan-mid-run")
 
 	// The host's worker joins; the run completes on it.
-	nas := exec.Command(workerBin, "--address", s.addr(), "--host", "nas-2")
+	nas := exec.Command(workerBin, "--address", s.addr(), "--host", "nas-2", "--metrics-addr", "127.0.0.1:0")
 	nas.Env = append(os.Environ(), "STEWARD_E2E_PASSWORD="+e2ePassword)
 	var out lockedBuffer
 	nas.Stdout, nas.Stderr = &out, &out

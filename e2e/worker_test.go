@@ -76,7 +76,7 @@ func TestWorkerShutsDownOnSIGTERMAndConnectsWithoutDev(t *testing.T) {
 	s := newStack(t)
 	s.start()
 
-	other := exec.Command(workerBin, "--host", "other")
+	other := exec.Command(workerBin, "--host", "other", "--metrics-addr", "127.0.0.1:0")
 	other.Env = append(os.Environ(), "TEMPORAL_ADDRESS="+s.addr(), "TEMPORAL_NAMESPACE=default")
 	var out lockedBuffer
 	other.Stdout, other.Stderr = &out, &out

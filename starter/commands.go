@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -354,6 +355,37 @@ func setupCommand() *cli.Command {
 				return nil
 			}
 			fmt.Fprintf(c.App.Writer, "namespace %s: added %s\n", ns, strings.Join(added, ", "))
+			return nil
+		},
+	}
+}
+
+// defaultMetricsAddr is the worker's default --metrics-addr.
+const defaultMetricsAddr = "127.0.0.1:9464"
+
+func healthCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "health",
+		Usage: "ask a worker whether it is ready (its /readyz): exit status 0 if it is, 1 if not; for container healthchecks",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "metrics-addr", Value: defaultMetricsAddr, Usage: "the worker's --metrics-addr `HOST:PORT`"},
+		},
+		Action: func(c *cli.Context) error {
+			addr := c.String("metrics-addr")
+			hc := http.Client{Timeout: 10 * time.Second}
+			resp, err := hc.Get("http://" + addr + "/readyz")
+			if err != nil {
+				return fmt.Errorf("no steward worker answers at %s: %w", addr, err)
+			}
+			defer resp.Body.Close() //nolint:errcheck // read only
+			body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+			if err != nil {
+				return fmt.Errorf("worker at %s: %w", addr, err)
+			}
+			fmt.Fprint(c.App.Writer, string(body))
+			if resp.StatusCode != http.StatusOK {
+				return cli.Exit(fmt.Sprintf("steward: the worker at %s is not ready (%s)", addr, resp.Status), 1)
+			}
 			return nil
 		},
 	}

@@ -42,6 +42,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			snapshotsCommand(),
 			restoreCommand(),
 			setupCommand(),
+			healthCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once
 	}

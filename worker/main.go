@@ -31,6 +31,7 @@ import (
 	"github.com/steward-ops/steward/activities/preheat"
 	"github.com/steward-ops/steward/internal/control"
 	"github.com/steward-ops/steward/internal/plan"
+	"github.com/steward-ops/steward/internal/telemetry"
 	"github.com/steward-ops/steward/workflows"
 	"github.com/steward-ops/steward/workflows/api"
 )
@@ -48,7 +49,11 @@ type options struct {
 	CacheDir  string
 	Conn      control.Connection
 	LogLevel  slog.Level
-	Out       io.Writer
+	LogJSON   bool
+	// MetricsAddr is where /metrics, /healthz and /readyz are served; ""
+	// serves none.
+	MetricsAddr string
+	Out         io.Writer
 }
 
 func main() {
@@ -69,6 +74,8 @@ func main() {
 			&cli.StringFlag{Name: "address", Usage: "Temporal frontend `HOST:PORT` (default $TEMPORAL_ADDRESS or 127.0.0.1:7233)"},
 			&cli.StringFlag{Name: "namespace", Usage: "Temporal namespace (default $TEMPORAL_NAMESPACE or default)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json (one JSON object per line, for log collectors)"},
+			&cli.StringFlag{Name: "metrics-addr", Value: telemetry.DefaultAddr, Usage: "`HOST:PORT` to serve Prometheus /metrics, /healthz and /readyz on (\"\": none)"},
 		},
 		Action: func(c *cli.Context) error {
 			opts, err := parseOptions(c)
@@ -88,16 +95,17 @@ func main() {
 
 func parseOptions(c *cli.Context) (options, error) {
 	o := options{
-		Dev:       c.Bool("dev"),
-		DevDB:     c.String("dev-db"),
-		DevIP:     c.String("dev-ip"),
-		DevPort:   c.Int("dev-port"),
-		DevUIPort: c.Int("dev-ui-port"),
-		Plans:     c.String("plans"),
-		Host:      c.String("host"),
-		CacheDir:  c.String("cache-dir"),
-		Conn:      control.Connection{Address: c.String("address"), Namespace: c.String("namespace")},
-		Out:       os.Stdout,
+		Dev:         c.Bool("dev"),
+		DevDB:       c.String("dev-db"),
+		DevIP:       c.String("dev-ip"),
+		DevPort:     c.Int("dev-port"),
+		DevUIPort:   c.Int("dev-ui-port"),
+		Plans:       c.String("plans"),
+		Host:        c.String("host"),
+		CacheDir:    c.String("cache-dir"),
+		MetricsAddr: c.String("metrics-addr"),
+		Conn:        control.Connection{Address: c.String("address"), Namespace: c.String("namespace")},
+		Out:         os.Stdout,
 	}
 	for _, kv := range c.StringSlice("dev-dynamic-config-value") {
 		k, v, ok := strings.Cut(kv, "=")
@@ -112,6 +120,13 @@ func parseOptions(c *cli.Context) (options, error) {
 	}
 	if err := o.LogLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	switch f := c.String("log-format"); f {
+	case "text":
+	case "json":
+		o.LogJSON = true
+	default:
+		return o, fmt.Errorf("--log-format %q: want text or json", f)
 	}
 	if o.Host == "" {
 		h, err := os.Hostname()
@@ -154,7 +169,12 @@ func dynamicValue(s string) (any, error) {
 // run starts the worker (and with Dev the embedded server) and blocks until
 // ctx is done.
 func run(ctx context.Context, o options) error {
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: o.LogLevel}))
+	hopts := &slog.HandlerOptions{Level: o.LogLevel}
+	var handler slog.Handler = slog.NewTextHandler(os.Stderr, hopts)
+	if o.LogJSON {
+		handler = slog.NewJSONHandler(os.Stderr, hopts)
+	}
+	logger := slog.New(handler)
 
 	// Read the plan file first: a typo should fail before anything starts.
 	var plans *plan.File
@@ -171,6 +191,16 @@ func run(ctx context.Context, o options) error {
 	copts, err := o.Conn.Options()
 	if err != nil {
 		return err
+	}
+	// Metrics and health first: /readyz says "not ready" while the rest
+	// starts.
+	tel, err := startTelemetry(o, logger)
+	if err != nil {
+		return err
+	}
+	defer tel.stop()
+	if tel.metrics != nil {
+		copts.MetricsHandler = tel.metrics
 	}
 	if o.Dev {
 		srv, err := startDevServer(ctx, o, logger)
@@ -189,7 +219,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	copts.Logger = sdklog.NewStructuredLogger(logger.With("component", "sdk"))
-	c, err := control.Dial(ctx, copts)
+	c, err := dial(ctx, copts, tel.health, logger)
 	if err != nil {
 		return err
 	}
@@ -204,7 +234,7 @@ func run(ctx context.Context, o options) error {
 			copts.Namespace, strings.Join(missing, ", "))
 	}
 
-	workers, backups := newWorkers(c, o.Host, o.CacheDir)
+	workers, backups := newWorkers(c, o.Host, o.CacheDir, tel.fatal)
 	// Deferred first, so it runs after the workers stopped: it closes the
 	// repositories they kept open.
 	defer backups.Close(context.WithoutCancel(ctx))
@@ -217,6 +247,7 @@ func run(ctx context.Context, o options) error {
 	if err := control.RegisterHost(ctx, c, o.Host); err != nil {
 		return err
 	}
+	tel.ready(c, copts.Namespace)
 	fmt.Fprintf(o.Out, "steward: worker ready on host %s, task queues %s\n", o.Host, queueNames(o.Host))
 
 	if plans != nil {
@@ -232,8 +263,36 @@ func run(ctx context.Context, o options) error {
 		fmt.Fprintf(o.Out, "steward: applied %s: %s\n", o.Plans, res.Summary())
 	}
 	<-ctx.Done()
+	tel.health.NotReady("shutting down")
 	fmt.Fprintln(o.Out, "steward: shutting down")
 	return nil
+}
+
+// dialBackoff bounds the wait between attempts to reach Temporal.
+var dialBackoff = struct{ first, max time.Duration }{time.Second, 30 * time.Second}
+
+// dial connects to Temporal, trying again (1 s, then up to every 30 s) while
+// nothing answers: a worker started before its server, or while the server
+// restarts, waits for it instead of exiting, not ready meanwhile.
+func dial(ctx context.Context, copts client.Options, health *telemetry.Health, logger *slog.Logger) (client.Client, error) {
+	wait := dialBackoff.first
+	for {
+		c, err := control.Dial(ctx, copts)
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		health.NotReady(err.Error())
+		logger.Warn("Temporal is not reachable yet; trying again", "address", copts.HostPort, "in", wait, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, dialBackoff.max)
+	}
 }
 
 // heartbeatThrottle is the longest the SDK holds back an activity heartbeat.
@@ -242,12 +301,12 @@ const heartbeatThrottle = 2 * time.Second
 // newWorkers returns the worker of the shared queue (workflows, and the
 // activities of plans with no host) and the worker of this host's queue,
 // and the backup activities they share.
-func newWorkers(c client.Client, host, cacheDir string) ([]worker.Worker, *backup.Activities) {
+func newWorkers(c client.Client, host, cacheDir string, onFatal func(error)) ([]worker.Worker, *backup.Activities) {
 	acts := backup.New()
 	acts.Hostname = host
 	checks := gate.New()
 	warm := preheat.New(c, host, cacheDir)
-	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle})
+	shared := worker.New(c, activities.TaskQueue, worker.Options{MaxHeartbeatThrottleInterval: heartbeatThrottle, OnFatalError: onFatal})
 	shared.RegisterWorkflowWithOptions(workflows.PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.BackupRunWorkflow, workflow.RegisterOptions{Name: api.BackupRunWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.CheckPlanWorkflow, workflow.RegisterOptions{Name: api.CheckPlanWorkflowName})
@@ -267,6 +326,7 @@ func newWorkers(c client.Client, host, cacheDir string) ([]worker.Worker, *backu
 		// send heartbeats often enough that a pause with mode all stops a
 		// backup within seconds.
 		MaxHeartbeatThrottleInterval: heartbeatThrottle,
+		OnFatalError:                 onFatal,
 	})
 	acts.Register(hostW)
 	checks.Register(hostW)

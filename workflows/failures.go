@@ -171,6 +171,7 @@ func (p *planner) recordCheckFailure(pr PendingRun, msg string, now time.Time) {
 		Outcome: api.OutcomeFailed, Error: &msg, Trigger: why, Attempt: pr.Attempt}
 	p.st.LastRun = &r
 	p.addRecord(r, now)
+	p.countRun(api.OutcomeFailed, nil)
 }
 
 // recheckInterval is how long a run waits before its preconditions are

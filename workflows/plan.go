@@ -354,6 +354,7 @@ func (p *planner) drain(ctx workflow.Context, pause, unpause, trigger workflow.R
 
 func (p *planner) reject(ctx workflow.Context, signal string, err error) {
 	p.st.Counters.RejectedSignals++
+	p.metrics().WithTags(map[string]string{"signal": signal}).Counter(metricSignalsRejected).Inc(1)
 	msg := clip(fmt.Sprintf("%s signal at %s rejected: %v", signal, workflow.Now(ctx).UTC().Format(time.RFC3339), err), 2*maxTextLen)
 	p.st.LastRejection = &msg
 	p.logger.Warn("Rejected signal", "signal", signal, "error", err)

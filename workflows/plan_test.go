@@ -13,6 +13,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
@@ -96,10 +97,13 @@ func newHarness(t *testing.T) *harness {
 
 // newHarnessWithRunTime is a harness whose runs each take d of workflow
 // time (a fake run workflow sleeps, then calls the fake backup).
-func newHarnessWithRunTime(t *testing.T, d time.Duration) *harness {
+func newHarnessWithRunTime(t *testing.T, d time.Duration, metrics ...client.MetricsHandler) *harness {
 	t.Helper()
 	var s testsuite.WorkflowTestSuite
 	s.SetLogger(log.NewStructuredLogger(slog.New(slog.DiscardHandler)))
+	for _, m := range metrics {
+		s.SetMetricsHandler(m)
+	}
 	env := s.NewTestWorkflowEnvironment()
 	env.SetStartTime(t0)
 	env.RegisterWorkflowWithOptions(PlanWorkflow, workflow.RegisterOptions{Name: api.PlanWorkflowName})

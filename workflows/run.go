@@ -192,6 +192,7 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, rep *api.RunRepo
 	})
 	p.st.LastRun = r
 	p.addRecord(*r, now)
+	p.countRun(outcome, rep)
 }
 
 // runError is the activity's own words when a run failed in an activity,

@@ -229,6 +229,9 @@ type attrs struct {
 	// verifyFailed is shown only by plans that verify.
 	verifies     bool
 	verifyFailed bool
+	// host and lastRunMillis are shown from versionTelemetry on.
+	host          string
+	lastRunMillis int64
 }
 
 // publish shows the plan's state in the Web UI's current details and in
@@ -253,6 +256,13 @@ func (p *planner) publish(ctx workflow.Context) {
 			cur.lastResult, cur.lastRunEnd = r.Outcome, *r.Finished
 		}
 	}
+	telemetry := p.atLeast(versionTelemetry)
+	if telemetry {
+		cur.host = p.spec.Host
+		if r := p.st.LastRun; r != nil && r.Finished != nil {
+			cur.lastRunMillis = r.Finished.Sub(r.Started).Milliseconds()
+		}
+	}
 	if p.attrsShown && cur == p.shownAttrs {
 		return
 	}
@@ -267,6 +277,16 @@ func (p *planner) publish(ctx workflow.Context) {
 	}
 	if truth && cur.lastResult != "" {
 		updates = append(updates, api.AttrLastResult.ValueSet(cur.lastResult), api.AttrLastRunEnd.ValueSet(cur.lastRunEnd.Unix()))
+	}
+	if telemetry {
+		if cur.host != "" {
+			updates = append(updates, api.AttrHost.ValueSet(cur.host))
+		} else {
+			updates = append(updates, api.AttrHost.ValueUnset())
+		}
+		if cur.lastResult != "" {
+			updates = append(updates, api.AttrLastRunMillis.ValueSet(cur.lastRunMillis))
+		}
 	}
 	if cur.verifies {
 		// Only plans that verify use it: a server set up before it

@@ -26,8 +26,11 @@ const (
 	// versionMaintenance: backup plans run kopia maintenance of their
 	// repository on timers (backup.maintenance, on by default).
 	versionMaintenance planVersion = 2
+	// versionTelemetry: the plan's host and its last run's duration are
+	// search attributes too (the worker's per-plan metrics read them).
+	versionTelemetry planVersion = 3
 
-	versionLatest = versionMaintenance
+	versionLatest = versionTelemetry
 )
 
 // getPlanVersion records (or, on replay, reads) the rung this execution

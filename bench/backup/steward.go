@@ -49,7 +49,7 @@ func startWorker(ctx context.Context, bin proc.Binaries, dir, temporal string) (
 	xdg := filepath.Join(dir, "xdg-cache")
 	w := &worker{bin: bin, addr: fmt.Sprintf("127.0.0.1:%d", ports[0]), logPath: filepath.Join(dir, "worker.log"),
 		kopiaDir: filepath.Join(xdg, "steward", "kopia")}
-	args := []string{"--host", "bench", "--cache-dir", filepath.Join(dir, "preheat-cache")}
+	args := []string{"--host", "bench", "--metrics-addr", "127.0.0.1:0", "--cache-dir", filepath.Join(dir, "preheat-cache")}
 	what := "steward-worker --dev"
 	if temporal != "" {
 		if err := w.startServer(ctx, temporal, dir, ports[0]); err != nil {

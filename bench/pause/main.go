@@ -533,7 +533,7 @@ func startWorker(ctx context.Context, bin, dir string) (string, func(), error) {
 		return "", nil, err
 	}
 	cmd := exec.CommandContext(ctx, bin, "--dev", "--dev-db", filepath.Join(dir, "s.db"),
-		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", fmt.Sprint(ports[1]), "--host", "bench")
+		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", fmt.Sprint(ports[1]), "--host", "bench", "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "BENCH_PASSWORD=x")
 	cmd.Stderr = io.Discard
 	stdout, err := cmd.StdoutPipe()

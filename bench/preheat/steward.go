@@ -42,7 +42,7 @@ func startWorker(ctx context.Context, bin proc.Binaries, dir string) (*worker, e
 	}
 	defer logf.Close() // the child has its own descriptor
 	w.cmd = exec.CommandContext(ctx, bin.Worker, "--dev", "--dev-db", filepath.Join(dir, "steward.db"),
-		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", "-1", "--host", "bench",
+		"--dev-port", fmt.Sprint(ports[0]), "--dev-ui-port", "-1", "--host", "bench", "--metrics-addr", "127.0.0.1:0",
 		"--cache-dir", filepath.Join(dir, "cache"))
 	w.cmd.Stderr = logf
 	stdout, err := w.cmd.StdoutPipe()

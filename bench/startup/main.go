@@ -123,7 +123,7 @@ func steward(ctx context.Context, o options) (sample, error) {
 	port := ports[0]
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, o.worker, "--dev", "--dev-db", filepath.Join(dir, "s.db"),
-		"--dev-port", fmt.Sprint(port), "--dev-ui-port", fmt.Sprint(ports[1]))
+		"--dev-port", fmt.Sprint(port), "--dev-ui-port", fmt.Sprint(ports[1]), "--metrics-addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "BENCH_PASSWORD=x")
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

@@ -44,12 +44,20 @@ func timeOf(a attrs, k temporal.SearchAttributeKeyTime) *time.Time {
 }
 
 func unixTime(a attrs, k temporal.SearchAttributeKeyInt64) time.Time {
-	// JSON numbers decode as float64.
-	switch v := a[k.GetName()].(type) {
-	case float64:
-		return time.Unix(int64(v), 0).UTC()
-	case int64:
+	if v, ok := intOf(a, k); ok {
 		return time.Unix(v, 0).UTC()
 	}
 	return time.Time{}
+}
+
+// intOf is the value of the Int search attribute k, if it is set.
+func intOf(a attrs, k temporal.SearchAttributeKeyInt64) (int64, bool) {
+	// JSON numbers decode as float64.
+	switch v := a[k.GetName()].(type) {
+	case float64:
+		return int64(v), true
+	case int64:
+		return v, true
+	}
+	return 0, false
 }

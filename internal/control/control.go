@@ -166,8 +166,11 @@ func Status(ctx context.Context, c client.Client, id string) (api.Status, error)
 
 // Summary is a plan as listed from Temporal's visibility store.
 type Summary struct {
-	Plan        string     `json:"plan"`
-	Kind        string     `json:"kind"`
+	Plan string `json:"plan"`
+	Kind string `json:"kind"`
+	// Host is the host the plan's work runs on; "" for any host, and for
+	// plans whose workflow has not published it yet.
+	Host        string     `json:"host,omitempty"`
 	State       string     `json:"state"`
 	NextRun     *time.Time `json:"next_run"`
 	LastSuccess *time.Time `json:"last_success"`
@@ -188,6 +191,9 @@ type Summary struct {
 type LastResult struct {
 	Outcome  string    `json:"outcome"`
 	Finished time.Time `json:"finished"`
+	// Seconds is how long the run took; null for plans whose workflow
+	// has not published it yet (started by a steward before it did).
+	Seconds *float64 `json:"seconds,omitempty"`
 }
 
 // List returns the running plans, sorted by ID.
@@ -210,6 +216,7 @@ func List(ctx context.Context, c client.Client) ([]Summary, error) {
 			s := Summary{
 				Plan:  strings.TrimPrefix(e.GetExecution().GetWorkflowId(), plan.WorkflowID("")),
 				Kind:  keyword(sa, api.AttrKind),
+				Host:  keyword(sa, api.AttrHost),
 				State: keyword(sa, api.AttrState),
 			}
 			s.NextRun = timeOf(sa, api.AttrNextRun)
@@ -218,6 +225,10 @@ func List(ctx context.Context, c client.Client) ([]Summary, error) {
 			s.Overdue, _ = sa[api.AttrOverdue.GetName()].(bool)
 			if o := keyword(sa, api.AttrLastResult); o != "" {
 				s.LastResult = &LastResult{Outcome: o, Finished: unixTime(sa, api.AttrLastRunEnd)}
+				if ms, ok := intOf(sa, api.AttrLastRunMillis); ok {
+					secs := float64(ms) / 1000
+					s.LastResult.Seconds = &secs
+				}
 			}
 			out = append(out, s)
 		}

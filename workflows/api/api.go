@@ -159,21 +159,28 @@ var (
 	// AttrVerifyFailed is set while the last verification of a backup
 	// plan's repository failed.
 	AttrVerifyFailed = temporal.NewSearchAttributeKeyBool("StewardVerifyFailed")
+	// AttrHost is the host the plan's work runs on (unset for a plan
+	// without one), and AttrLastRunMillis how long its last finished run
+	// took: labels and values of the worker's per-plan metrics.
+	AttrHost          = temporal.NewSearchAttributeKeyKeyword("StewardHost")
+	AttrLastRunMillis = temporal.NewSearchAttributeKeyInt64("StewardLastRunMillis")
 )
 
 // SearchAttributes lists every custom search attribute steward needs on a
 // namespace, with its type, for registration.
 var SearchAttributes = map[string]enumspb.IndexedValueType{
-	AttrPlan.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrKind.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrState.GetName():        enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrPausedUntil.GetName():  enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrNextRun.GetName():      enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrLastSuccess.GetName():  enumspb.INDEXED_VALUE_TYPE_DATETIME,
-	AttrOverdue.GetName():      enumspb.INDEXED_VALUE_TYPE_BOOL,
-	AttrLastResult.GetName():   enumspb.INDEXED_VALUE_TYPE_KEYWORD,
-	AttrLastRunEnd.GetName():   enumspb.INDEXED_VALUE_TYPE_INT,
-	AttrVerifyFailed.GetName(): enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrPlan.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrKind.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrState.GetName():         enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrPausedUntil.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrNextRun.GetName():       enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrLastSuccess.GetName():   enumspb.INDEXED_VALUE_TYPE_DATETIME,
+	AttrOverdue.GetName():       enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrLastResult.GetName():    enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrLastRunEnd.GetName():    enumspb.INDEXED_VALUE_TYPE_INT,
+	AttrVerifyFailed.GetName():  enumspb.INDEXED_VALUE_TYPE_BOOL,
+	AttrHost.GetName():          enumspb.INDEXED_VALUE_TYPE_KEYWORD,
+	AttrLastRunMillis.GetName(): enumspb.INDEXED_VALUE_TYPE_INT,
 }
 
 // Counters count what happened to a plan over its whole life.
