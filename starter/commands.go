@@ -360,6 +360,52 @@ func setupCommand() *cli.Command {
 	}
 }
 
+func notifyCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "notify",
+		Usage: "plans' notifications",
+		Subcommands: []*cli.Command{{
+			Name:      "test",
+			Usage:     "send a test message to a plan's notification targets (the worker's --notify defaults for a plan without notify:), from its host",
+			ArgsUsage: "PLAN",
+			Flags:     []cli.Flag{outputFlag},
+			Action: func(c *cli.Context) error {
+				id, err := planArg(c)
+				if err != nil {
+					return err
+				}
+				asJSON, err := jsonOutput(c)
+				if err != nil {
+					return err
+				}
+				cl, _, err := dial(c)
+				if err != nil {
+					return err
+				}
+				defer cl.Close()
+				res, err := control.NotifyTest(ctx(c), cl, id)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					if err := writeJSON(c, res); err != nil {
+						return err
+					}
+				} else {
+					fmt.Fprintf(c.App.Writer, "sent to %d target(s)\n", res.Sent)
+					for _, f := range res.Failed {
+						fmt.Fprintf(c.App.Writer, "failed: %s\n", f)
+					}
+				}
+				if len(res.Failed) > 0 {
+					return cli.Exit(fmt.Sprintf("steward: %d target(s) of plan %s did not get the test message", len(res.Failed), id), 1)
+				}
+				return nil
+			},
+		}},
+	}
+}
+
 // defaultMetricsAddr is the worker's default --metrics-addr.
 const defaultMetricsAddr = "127.0.0.1:9464"
 

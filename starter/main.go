@@ -43,6 +43,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			restoreCommand(),
 			setupCommand(),
 			healthCommand(),
+			notifyCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints the error once
 	}

@@ -85,6 +85,13 @@ func renderStatus(w io.Writer, s api.Status, now time.Time) {
 	if m := s.Maintenance; m != nil {
 		fmt.Fprintf(tw, "Maintenance:\t%s\n", jobLine(*m, now))
 	}
+	if n := s.Notify; n != nil {
+		line := fmt.Sprintf("%d sent, %d failed, %d in flight", n.Sent, n.Failed, n.Pending)
+		if n.LastError != nil && n.LastErrorAt != nil {
+			line += fmt.Sprintf("; last failure %s: %s", when(n.LastErrorAt, now), safe(*n.LastError))
+		}
+		fmt.Fprintf(tw, "Notifications:\t%s\n", line)
+	}
 	c := s.Counters
 	fmt.Fprintf(tw, "Counters:\truns %d, succeeded %d, failed %d, cancelled %d, skipped %d, missed %d, rejected signals %d\n",
 		c.Runs, c.Succeeded, c.Failed, c.Cancelled, c.Skipped, c.Missed, c.RejectedSignals)

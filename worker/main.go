@@ -28,8 +28,10 @@ import (
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/activities/backup"
 	"github.com/steward-ops/steward/activities/gate"
+	notifyacts "github.com/steward-ops/steward/activities/notify"
 	"github.com/steward-ops/steward/activities/preheat"
 	"github.com/steward-ops/steward/internal/control"
+	"github.com/steward-ops/steward/internal/notify"
 	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/internal/telemetry"
 	"github.com/steward-ops/steward/workflows"
@@ -53,7 +55,10 @@ type options struct {
 	// MetricsAddr is where /metrics, /healthz and /readyz are served; ""
 	// serves none.
 	MetricsAddr string
-	Out         io.Writer
+	// Notify are the default notification targets, for plans that name
+	// none.
+	Notify []notify.Target
+	Out    io.Writer
 }
 
 func main() {
@@ -75,6 +80,7 @@ func main() {
 			&cli.StringFlag{Name: "namespace", Usage: "Temporal namespace (default $TEMPORAL_NAMESPACE or default)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "text or json (one JSON object per line, for log collectors)"},
+			&cli.StringSliceFlag{Name: "notify", Usage: "default notification target `URL` (shoutrrr; ${NAME} for secrets; repeatable): plans without notify: send it their failed, recovered, overdue, circuit-open and verify-failed events"},
 			&cli.StringFlag{Name: "metrics-addr", Value: telemetry.DefaultAddr, Usage: "`HOST:PORT` to serve Prometheus /metrics, /healthz and /readyz on (\"\": none)"},
 		},
 		Action: func(c *cli.Context) error {
@@ -120,6 +126,13 @@ func parseOptions(c *cli.Context) (options, error) {
 	}
 	if err := o.LogLevel.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return o, fmt.Errorf("--log-level %q: want debug, info, warn or error", c.String("log-level"))
+	}
+	for _, u := range c.StringSlice("notify") {
+		t := notify.Target{URL: u}
+		if err := (&notify.Sender{LookupEnv: os.LookupEnv}).Check(t); err != nil {
+			return o, fmt.Errorf("--notify: %w", err)
+		}
+		o.Notify = append(o.Notify, t)
 	}
 	switch f := c.String("log-format"); f {
 	case "text":
@@ -234,7 +247,7 @@ func run(ctx context.Context, o options) error {
 			copts.Namespace, strings.Join(missing, ", "))
 	}
 
-	workers, backups := newWorkers(c, o.Host, o.CacheDir, tel.fatal)
+	workers, backups := newWorkers(c, o, tel.fatal)
 	// Deferred first, so it runs after the workers stopped: it closes the
 	// repositories they kept open.
 	defer backups.Close(context.WithoutCancel(ctx))
@@ -301,8 +314,10 @@ const heartbeatThrottle = 2 * time.Second
 // newWorkers returns the worker of the shared queue (workflows, and the
 // activities of plans with no host) and the worker of this host's queue,
 // and the backup activities they share.
-func newWorkers(c client.Client, host, cacheDir string, onFatal func(error)) ([]worker.Worker, *backup.Activities) {
+func newWorkers(c client.Client, o options, onFatal func(error)) ([]worker.Worker, *backup.Activities) {
+	host, cacheDir := o.Host, o.CacheDir
 	acts := backup.New()
+	notes := notifyacts.New(host, o.Notify)
 	acts.Hostname = host
 	checks := gate.New()
 	warm := preheat.New(c, host, cacheDir)
@@ -317,9 +332,11 @@ func newWorkers(c client.Client, host, cacheDir string, onFatal func(error)) ([]
 	shared.RegisterWorkflowWithOptions(workflows.RestoreWorkflow, workflow.RegisterOptions{Name: api.RestoreWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.VerifyWorkflow, workflow.RegisterOptions{Name: api.VerifyWorkflowName})
 	shared.RegisterWorkflowWithOptions(workflows.MaintenanceWorkflow, workflow.RegisterOptions{Name: api.MaintenanceWorkflowName})
+	shared.RegisterWorkflowWithOptions(workflows.NotifyWorkflow, workflow.RegisterOptions{Name: api.NotifyWorkflowName})
 	acts.Register(shared)
 	checks.Register(shared)
 	warm.Register(shared)
+	notes.Register(shared)
 	hostW := worker.New(c, activities.HostTaskQueue(host), worker.Options{
 		DisableWorkflowWorker: true,
 		// Cancellation reaches an activity only in a heartbeat's reply:
@@ -331,6 +348,7 @@ func newWorkers(c client.Client, host, cacheDir string, onFatal func(error)) ([]
 	acts.Register(hostW)
 	checks.Register(hostW)
 	warm.Register(hostW)
+	notes.Register(hostW)
 	return []worker.Worker{shared, hostW}, acts
 }
 

@@ -22,12 +22,44 @@ const checkTimeout = 30 * time.Second
 // worker's environment), so `steward plan apply` can refuse a plan before
 // anything is changed.
 func CheckPlanWorkflow(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlanResult, error) {
-	if req.Spec.Preheat != nil {
-		return checkPreheat(ctx, req)
+	var res api.CheckPlanResult
+	var err error
+	switch {
+	case req.Spec.Preheat != nil:
+		res, err = checkPreheat(ctx, req)
+	case req.Spec.Backup != nil:
+		res, err = checkBackup(ctx, req)
 	}
-	if req.Spec.Backup == nil {
-		return api.CheckPlanResult{}, nil
+	if err != nil || len(req.Spec.Notify) == 0 {
+		return res, err
 	}
+	problems, err := checkNotify(ctx, req)
+	res.Problems = append(res.Problems, problems...)
+	return res, err
+}
+
+// checkNotify checks the plan's notification targets on its host, whose
+// environment resolves their ${NAME} references.
+func checkNotify(ctx workflow.Context, req api.CheckPlanRequest) ([]string, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              activities.HostTaskQueue(req.Spec.Host),
+		ScheduleToStartTimeout: checkTimeout,
+		StartToCloseTimeout:    checkTimeout,
+		RetryPolicy:            &temporal.RetryPolicy{MaximumAttempts: 1},
+	})
+	check := activities.CheckNotifyRequest{Path: req.Path + ".notify"}
+	for _, n := range req.Spec.Notify {
+		check.Targets = append(check.Targets, activities.NotifyTarget{URL: n.URL, Kind: n.Kind, Template: n.Template})
+	}
+	var res activities.CheckNotifyResult
+	if err := workflow.ExecuteActivity(ctx, activities.CheckNotify, check).Get(ctx, &res); err != nil {
+		return nil, err
+	}
+	return res.Problems, nil
+}
+
+// checkBackup checks a backup plan's source and repository on its host.
+func checkBackup(ctx workflow.Context, req api.CheckPlanRequest) (api.CheckPlanResult, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              activities.HostTaskQueue(req.Spec.Host),
 		ScheduleToStartTimeout: checkTimeout,

@@ -201,6 +201,7 @@ func (p *planner) checkDeadline(now time.Time) {
 		return
 	}
 	p.st.Overdue = true
-	p.record(api.LedgerEntry{Nominal: at, Outcome: api.LedgerDeadlineMissed, At: now,
-		Detail: fmt.Sprintf("no successful run for %v (deadline)", p.spec.Schedule.Deadline)})
+	detail := fmt.Sprintf("no successful run for %v (deadline)", p.spec.Schedule.Deadline)
+	p.record(api.LedgerEntry{Nominal: at, Outcome: api.LedgerDeadlineMissed, At: now, Detail: detail})
+	p.notify(plan.EventOverdue, "", detail)
 }

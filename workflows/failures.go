@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/steward-ops/steward/activities"
+	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows/api"
 )
 
@@ -146,7 +147,7 @@ func (p *planner) finishCheck(ctx workflow.Context, f workflow.Future) {
 		if p.atLeast(versionTruth) {
 			p.recordCheckFailure(*pr, "precondition: "+reason, now)
 		}
-		p.failedFinally(now)
+		p.failedFinally(now, "precondition: "+reason)
 	}
 }
 
@@ -198,6 +199,15 @@ func (p *planner) scheduleRetry(r *api.RunRecord, now time.Time) (time.Time, boo
 	return next, true
 }
 
+// supersededError is the error of a fire time whose run-level retries a
+// newer fire time superseded: its last attempt's.
+func (p *planner) supersededError() string {
+	if lr := p.st.LastRun; lr != nil && lr.Error != nil {
+		return *lr.Error
+	}
+	return "its retries were given up for a newer fire time"
+}
+
 // handleRetry starts a due run-level retry, or gives it up when a newer
 // fire time came due (the new run supersedes it).
 func (p *planner) handleRetry(ctx workflow.Context, now time.Time) {
@@ -207,7 +217,7 @@ func (p *planner) handleRetry(ctx workflow.Context, now time.Time) {
 	}
 	if len(p.st.Queue) > 0 {
 		p.st.Retry = nil
-		p.failedFinally(now)
+		p.failedFinally(now, p.supersededError())
 		return
 	}
 	if r.NextAt.After(now) {
@@ -220,20 +230,23 @@ func (p *planner) handleRetry(ctx workflow.Context, now time.Time) {
 
 // failedFinally counts a fire time that failed with no retry left, and
 // opens the circuit after too many in a row.
-func (p *planner) failedFinally(now time.Time) {
+func (p *planner) failedFinally(now time.Time, errMsg string) {
 	p.st.ConsecutiveFailures++
+	p.notify(plan.EventFailed, errMsg, "")
 	n := p.spec.Retry.PauseAfterFailures
 	if !p.failuresV1 || n <= 0 || p.st.ConsecutiveFailures < n || p.hasLease(circuitLease) {
 		return
 	}
+	reason := fmt.Sprintf("circuit-open: %d consecutive failed runs", p.st.ConsecutiveFailures)
 	p.st.Leases = append(p.st.Leases, api.Lease{
 		ID:     circuitLease,
-		Reason: fmt.Sprintf("circuit-open: %d consecutive failed runs", p.st.ConsecutiveFailures),
+		Reason: reason,
 		By:     "steward",
 		Mode:   api.ModeNewRuns,
 		Since:  now,
 	})
 	p.st.Counters.Pauses++
+	p.notify(plan.EventCircuitOpen, "", "paused: "+reason+"; unpause with `steward unpause "+p.spec.ID+"`")
 }
 
 // addRecord keeps a finished run's record, within the plan's history

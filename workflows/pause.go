@@ -2,11 +2,13 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/steward-ops/steward/internal/plan"
 	"github.com/steward-ops/steward/workflows/api"
 )
 
@@ -119,6 +121,7 @@ func (p *planner) addLease(now time.Time, l api.Lease) api.Lease {
 	}
 	p.st.Leases = append(kept, l)
 	p.st.Counters.Pauses++
+	p.notify(plan.EventPaused, "", strings.TrimSpace(fmt.Sprintf("lease %s by %s: %s", l.ID, l.By, l.Reason)))
 	p.st.ResumeFrom, p.st.CatchUp = nil, ""
 	if l.Mode == api.ModeAll {
 		reason := "pause " + l.ID + " (mode all)"
@@ -168,6 +171,7 @@ func (p *planner) checkUnpause(s api.UnpauseSignal) error {
 // and returns their IDs.
 func (p *planner) endLeases(now time.Time, s api.UnpauseSignal) []string {
 	p.st.Counters.Unpauses++
+	p.notify(plan.EventUnpaused, "", "by "+s.By)
 	wasPaused := p.paused()
 	var ended []string
 	kept := p.st.Leases[:0]

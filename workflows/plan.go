@@ -60,6 +60,8 @@ type planner struct {
 
 	// changed wakes the loop after an update handler changed the spec.
 	changed workflow.Channel
+	// notes are the notifications in flight.
+	notes []workflow.Future
 
 	shownDetails string
 	shownAttrs   attrs
@@ -101,13 +103,13 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		p.handleMaintenance(ctx, now)
 		p.publish(ctx)
 
-		if !p.busy() && p.evictFuture == nil && p.jobsIdle() && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
+		if !p.busy() && p.evictFuture == nil && p.jobsIdle() && len(p.notes) == 0 && (p.runsHere >= runsPerExecution || workflow.GetInfo(ctx).GetContinueAsNewSuggested()) {
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return err
 			}
 			// Signals delivered but not yet received would be lost.
 			p.drain(ctx, pauseCh, unpauseCh, triggerCh)
-			if !p.busy() && p.evictFuture == nil && p.jobsIdle() {
+			if !p.busy() && p.evictFuture == nil && p.jobsIdle() && len(p.notes) == 0 {
 				return workflow.NewContinueAsNewError(ctx, api.PlanWorkflowName, PlanInput{Spec: p.spec, State: p.st})
 			}
 		}
@@ -155,6 +157,9 @@ func PlanWorkflow(ctx workflow.Context, in PlanInput) error {
 		}
 		if f := p.maintainJob.future; f != nil {
 			sel.AddFuture(f, func(f workflow.Future) { p.finishMaintenance(ctx, f) })
+		}
+		for _, f := range p.notes {
+			sel.AddFuture(f, p.finishNotify)
 		}
 		sel.Select(ctx)
 		if err := ctx.Err(); err != nil {
@@ -220,6 +225,9 @@ func (p *planner) registerHandlers(ctx workflow.Context) error {
 		return err
 	}
 	if err := p.registerRequestHandlers(ctx); err != nil {
+		return err
+	}
+	if err := workflow.SetUpdateHandler(ctx, api.UpdateNotifyTest, p.notifyTest); err != nil {
 		return err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, api.UpdateVerify,

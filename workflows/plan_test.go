@@ -89,6 +89,7 @@ type harness struct {
 	t   *testing.T
 	env *testsuite.TestWorkflowEnvironment
 	fb  *fakeBackups
+	fn  *fakeNotify
 }
 
 func newHarness(t *testing.T) *harness {
@@ -126,7 +127,38 @@ func newHarnessWithRunTime(t *testing.T, d time.Duration, metrics ...client.Metr
 	env.RegisterActivityWithOptions(func(_ context.Context, req activities.MaintainRequest) (activities.MaintainResult, error) {
 		return activities.MaintainResult{Full: req.Full}, nil
 	}, activity.RegisterOptions{Name: activities.Maintain})
-	return &harness{t: t, env: env, fb: fb}
+	fn := &fakeNotify{}
+	env.RegisterActivityWithOptions(fn.Notify, activity.RegisterOptions{Name: activities.Notify})
+	return &harness{t: t, env: env, fb: fb, fn: fn}
+}
+
+// fakeNotify records the notifications a plan sends; fail, if set, fails
+// each delivery with it.
+type fakeNotify struct {
+	mu   sync.Mutex
+	reqs []activities.NotifyRequest
+	fail error
+}
+
+func (f *fakeNotify) Notify(_ context.Context, req activities.NotifyRequest) (activities.NotifyResult, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reqs = append(f.reqs, req)
+	if f.fail != nil {
+		return activities.NotifyResult{}, f.fail
+	}
+	return activities.NotifyResult{Sent: len(req.Targets)}, nil
+}
+
+// events lists the names of the events sent, in order.
+func (f *fakeNotify) events() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for _, r := range f.reqs {
+		out = append(out, r.Event.Name)
+	}
+	return out
 }
 
 // at runs fn when the workflow clock reaches t0+d.

@@ -25,6 +25,22 @@ const (
 // then the restore itself waits for the host, retries after a crash
 // (keeping what was written), and stops when the workflow is cancelled.
 func RestoreWorkflow(ctx workflow.Context, req api.RestoreRequest) (api.RunReport, error) {
+	rep, err := restore(ctx, req)
+	if len(req.Notify) > 0 {
+		ev := activities.NotifyEvent{Name: plan.EventRestoreFinished, Plan: req.Plan, Kind: string(plan.KindBackup),
+			Host: req.Host, Time: workflow.Now(ctx).UTC()}
+		if err != nil {
+			ev.Error = clip(runError(err), 2*maxTextLen)
+		} else if d := rep.Restore; d != nil {
+			ev.Host = d.Host
+			ev.Detail = fmt.Sprintf("restored %d files (%d bytes) of snapshot %s to %s", rep.Files, rep.Bytes, d.Snapshot.SnapshotID, d.Target)
+		}
+		notifyDetached(ctx, ev.Host, activities.NotifyRequest{Event: ev, Targets: req.Notify})
+	}
+	return rep, err
+}
+
+func restore(ctx workflow.Context, req api.RestoreRequest) (api.RunReport, error) {
 	rep := api.RunReport{Kind: api.RunKindRestore, Start: workflow.Now(ctx)}
 	pctx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              activities.HostTaskQueue(req.Host),

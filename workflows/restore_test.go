@@ -150,3 +150,43 @@ func TestRestoreOfAPlanWithoutHostStaysOnOneHost(t *testing.T) {
 		t.Errorf("restore ran on queue %q, reported host %q; want node7's", queue, rep.Restore.Host)
 	}
 }
+
+// TestRestoreFinishedNotification: a plan's restore-finished targets hear
+// how a restore ended, from a child that outlives the restore; a restore
+// without them starts none.
+func TestRestoreFinishedNotification(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		env := restoreEnv(t)
+		env.RegisterWorkflowWithOptions(NotifyWorkflow, workflow.RegisterOptions{Name: api.NotifyWorkflowName})
+		var sent []activities.NotifyRequest
+		env.RegisterActivityWithOptions(func(_ context.Context, req activities.NotifyRequest) (activities.NotifyResult, error) {
+			sent = append(sent, req)
+			return activities.NotifyResult{Sent: len(req.Targets)}, nil
+		}, activity.RegisterOptions{Name: activities.Notify})
+		env.RegisterActivityWithOptions(func(context.Context, activities.PrepareRestoreRequest) (activities.PrepareRestoreResult, error) {
+			if fail {
+				return activities.PrepareRestoreResult{}, temporal.NewNonRetryableApplicationError("restore: --target: /restore is not empty", activities.ErrBadConfig, nil)
+			}
+			return activities.PrepareRestoreResult{SnapshotID: "k1", Files: 2, Bytes: 10}, nil
+		}, activity.RegisterOptions{Name: activities.PrepareRestore})
+		env.RegisterActivityWithOptions(func(context.Context, activities.RestoreRequest) (activities.RestoreResult, error) {
+			return activities.RestoreResult{Files: 2, Bytes: 10}, nil
+		}, activity.RegisterOptions{Name: activities.Restore})
+		req := restoreReq
+		req.Notify = []activities.NotifyTarget{{URL: "generic+https://hooks.example/${T}"}}
+		env.ExecuteWorkflow(api.RestoreWorkflowName, req)
+		if err := env.GetWorkflowError(); (err != nil) != fail {
+			t.Fatalf("fail=%v: error %v", fail, err)
+		}
+		if len(sent) != 1 || sent[0].Event.Name != "restore-finished" || sent[0].Targets[0].URL != req.Notify[0].URL {
+			t.Fatalf("fail=%v: sent %+v, want one restore-finished to the plan's target", fail, sent)
+		}
+		ev := sent[0].Event
+		if fail && !strings.Contains(ev.Error, "is not empty") {
+			t.Errorf("failed restore: event %+v, want its error", ev)
+		}
+		if !fail && (ev.Error != "" || !strings.Contains(ev.Detail, "restored 2 files (10 bytes) of snapshot k1 to /restore")) {
+			t.Errorf("restore: event %+v, want what was restored", ev)
+		}
+	}
+}

@@ -40,7 +40,7 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 	if pr.Attempt == 0 && p.st.Retry != nil {
 		// A new run supersedes the retries of an older one.
 		p.st.Retry = nil
-		p.failedFinally(now)
+		p.failedFinally(now, p.supersededError())
 	}
 	id := RunID(p.spec.ID, nominal)
 	why := "schedule"
@@ -93,6 +93,7 @@ func (p *planner) startAttempt(ctx workflow.Context, pr PendingRun) {
 	p.cancelReason = ""
 	p.runsHere++
 	p.st.Running = &api.RunRecord{ID: id, Nominal: nominal.UTC(), Started: now, Outcome: api.OutcomeRunning, Trigger: why, Attempt: pr.Attempt}
+	p.notify(plan.EventRunStarted, "", "")
 	if pr.Attempt == 0 {
 		p.st.LastRunStart = nominal.UTC()
 		p.st.Counters.Runs++
@@ -165,6 +166,10 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, rep *api.RunRepo
 	detail := clip(errMsg, 200)
 	switch outcome {
 	case api.OutcomeSucceeded:
+		p.notify(plan.EventRunSucceeded, "", "")
+		if p.st.ConsecutiveFailures > 0 {
+			p.notify(plan.EventRecovered, "", fmt.Sprintf("succeeded after %d failed runs", p.st.ConsecutiveFailures))
+		}
 		p.st.Counters.Succeeded++
 		p.st.LastSuccess = &now
 		p.st.LastSuccessStart = r.Nominal
@@ -177,10 +182,11 @@ func (p *planner) endRun(now time.Time, outcome, errMsg string, rep *api.RunRepo
 		p.st.Counters.Cancelled++
 	default:
 		p.st.Counters.Failed++
+		p.notify(plan.EventRunFailed, errMsg, "")
 		if next, ok := p.scheduleRetry(r, now); ok {
 			detail = fmt.Sprintf("%s; retry %d/%d at %s", detail, r.Attempt+1, p.maxRetries(), next.UTC().Format(time.RFC3339))
 		} else {
-			p.failedFinally(now)
+			p.failedFinally(now, errMsg)
 		}
 	}
 	p.updateLedger(r.ID, func(e *api.LedgerEntry) {

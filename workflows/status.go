@@ -63,6 +63,13 @@ func (p *planner) status() api.Status {
 	s.Queued = append([]time.Time{}, p.st.Queue...)
 	s.Verify = p.verifyStatus()
 	s.Maintenance = p.maintenanceStatus()
+	if n := p.st.Notify; n != nil || len(p.notes) > 0 {
+		ns := api.NotifyStatus{Pending: len(p.notes)}
+		if n != nil {
+			ns.Sent, ns.Failed, ns.LastError, ns.LastErrorAt = n.Sent, n.Failed, n.LastError, n.LastErrorAt
+		}
+		s.Notify = &ns
+	}
 	s.Retry.Max = p.maxRetries()
 	if r := p.st.Retry; r != nil {
 		next := r.NextAt

@@ -86,6 +86,8 @@ type State struct {
 	MaintainFullAt    *time.Time     `json:"maintain_full_at,omitempty"`
 	LastMaintenance   *api.JobRecord `json:"last_maintenance,omitempty"`
 	MaintenanceFailed bool           `json:"maintenance_failed,omitempty"`
+	// Notify counts the plan's notifications (versionTelemetry).
+	Notify *api.NotifyStatus `json:"notify,omitempty"`
 }
 
 // PendingRun is a run that is not in flight yet: its preconditions are

@@ -114,6 +114,9 @@ func (p *planner) finishVerify(ctx workflow.Context, f workflow.Future) {
 	if rec.Outcome != api.OutcomeCancelled {
 		p.st.VerifyFailed = failed
 	}
+	if failed {
+		p.notify(plan.EventVerifyFailed, entry.Detail, "")
+	}
 	p.st.LastVerify = rec
 	p.st.VerifyAt = nil
 }

@@ -83,6 +83,11 @@ func StartRestore(ctx context.Context, c client.Client, id string, o Restore) (c
 	if o.Path != "" {
 		req.Select.Path = path.Clean(o.Path)
 	}
+	for _, n := range spec.Notify {
+		if n.Wants(plan.EventRestoreFinished) {
+			req.Notify = append(req.Notify, activities.NotifyTarget{URL: n.URL, Kind: n.Kind, Template: n.Template})
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, RestoreTimeout)
 	defer cancel()
 	run, err := c.ExecuteWorkflow(sctx, client.StartWorkflowOptions{

@@ -34,7 +34,7 @@ type rule struct {
 }
 
 var (
-	engines     = []string{"./internal/snapshot/...", "./internal/prefetch/...", "./internal/precheck/..."}
+	engines     = []string{"./internal/snapshot/...", "./internal/prefetch/...", "./internal/precheck/...", "./internal/notify/..."}
 	temporalSDK = []string{"go.temporal.io/sdk/...", "go.temporal.io/api/..."}
 )
 

@@ -50,6 +50,9 @@ type Plan struct {
 	// Preconditions are checked on the plan's host before each run.
 	Preconditions []Precondition `yaml:"preconditions,omitempty" json:"preconditions,omitempty"`
 	History       History        `yaml:"history,omitempty" json:"history"`
+	// Notify lists where the plan's notifications go; without it, the
+	// worker's default targets (--notify) get the default events.
+	Notify []Notify `yaml:"notify,omitempty" json:"notify,omitempty"`
 }
 
 // Schedule says when a plan runs: exactly one of Every and Cron, and when
@@ -350,6 +353,7 @@ func (p *Plan) validate(prefix string) Errors {
 	es = append(es, p.Schedule.validate(prefix+".schedule")...)
 	es = append(es, p.Retry.Activity.validate(prefix+".retry.activity")...)
 	es = append(es, p.validateFailure(prefix)...)
+	es = append(es, validateNotify(prefix, p.Notify)...)
 	return es
 }
 

@@ -3,39 +3,19 @@ package prefetch
 import (
 	"fmt"
 	"strings"
+
+	"github.com/steward-ops/steward/internal/envref"
 )
 
-// ExpandEnv replaces each ${NAME} in s with lookup(NAME). Plans hold secrets
-// only as such references, resolved here on the host that fetches. An unset
-// variable is an error naming it; "$" not followed by "{" is kept as is.
+// ExpandEnv replaces each ${NAME} in s with lookup(NAME) (envref.Expand).
+// Plans hold secrets only as such references, resolved here on the host
+// that fetches. An unset variable is an error of kind ErrEnv naming it.
 func ExpandEnv(s string, lookup func(string) (string, bool)) (string, error) {
-	var b strings.Builder
-	for {
-		i := strings.Index(s, "${")
-		if i < 0 {
-			b.WriteString(s)
-			return b.String(), nil
-		}
-		b.WriteString(s[:i])
-		j := strings.IndexByte(s[i:], '}')
-		if j < 0 {
-			return "", fmt.Errorf("%w: unterminated ${ in %q", ErrEnv, s)
-		}
-		name := s[i+2 : i+j]
-		if name == "" {
-			return "", fmt.Errorf("%w: empty ${} reference", ErrEnv)
-		}
-		var v string
-		ok := false
-		if lookup != nil {
-			v, ok = lookup(name)
-		}
-		if !ok {
-			return "", fmt.Errorf("%w: environment variable %s is not set", ErrEnv, name)
-		}
-		b.WriteString(v)
-		s = s[i+j+1:]
+	out, _, err := envref.Expand(s, lookup)
+	if err != nil {
+		return "", fmt.Errorf("%w: %s", ErrEnv, strings.TrimPrefix(err.Error(), envref.ErrUnresolved.Error()+": "))
 	}
+	return out, nil
 }
 
 // expandHeaders resolves ${ENV} references in every header value.

@@ -47,6 +47,9 @@ const (
 	SnapshotsWorkflowName = "SnapshotsWorkflow"
 	// RestoreWorkflowName restores a backup plan's snapshot on its host.
 	RestoreWorkflowName = "RestoreWorkflow"
+	// NotifyWorkflowName delivers one notification on its own, for a
+	// workflow that ends before its receiver may answer.
+	NotifyWorkflowName = "NotifyWorkflow"
 	// VerifyWorkflowName reads back a backup plan's repository on its
 	// host; the plan starts it on its verify timer and for `steward
 	// snapshots verify`.
@@ -77,6 +80,10 @@ const (
 	// UpdateVerify verifies a backup plan's repository now (steward
 	// snapshots verify) and answers with a VerifyStarted.
 	UpdateVerify = "verify"
+	// UpdateNotifyTest sends a test message to the plan's notification
+	// targets (the worker's defaults for a plan with none) and answers
+	// with an activities.NotifyResult.
+	UpdateNotifyTest = "notify-test"
 )
 
 // PauseRequest is the payload of the pause Update.
@@ -324,6 +331,19 @@ type Status struct {
 	// for plans that have none.
 	Verify      *JobStatus `json:"verify"`
 	Maintenance *JobStatus `json:"maintenance"`
+	// Notify counts the plan's notifications; null before the first.
+	Notify *NotifyStatus `json:"notify"`
+}
+
+// NotifyStatus counts a plan's notifications: events delivered to all
+// their targets, and those that failed for good (after their retries) or
+// reached only some targets, with the last failure.
+type NotifyStatus struct {
+	Sent        int        `json:"sent"`
+	Failed      int        `json:"failed"`
+	Pending     int        `json:"pending"`
+	LastError   *string    `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
 }
 
 // JobStatus is the state of a backup plan's repository job (verification
@@ -510,6 +530,14 @@ type RestoreRequest struct {
 	Plan   string                           `json:"plan"`
 	Host   string                           `json:"host,omitempty"`
 	Select activities.PrepareRestoreRequest `json:"select"`
+	// Notify are the plan's targets of restore-finished.
+	Notify []activities.NotifyTarget `json:"notify,omitempty"`
+}
+
+// NotifyRequest starts a NotifyWorkflow: Request, sent from Host.
+type NotifyRequest struct {
+	Host    string                   `json:"host,omitempty"`
+	Request activities.NotifyRequest `json:"request"`
 }
 
 // Run kinds of a RunReport.
