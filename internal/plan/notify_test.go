@@ -33,7 +33,7 @@ func TestNotifyParses(t *testing.T) {
 		want  bool
 	}{
 		{0, EventFailed, true}, {0, EventPaused, true}, {0, EventOverdue, false},
-		{1, EventFailed, false}, // healthchecks: run pings only
+		{1, EventFailed, false},                          // healthchecks: run pings only
 		{2, EventOverdue, true}, {2, EventPaused, false}, // the default events
 	} {
 		if got := ns[c.n].Wants(c.event); got != c.want {
