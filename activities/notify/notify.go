@@ -17,6 +17,7 @@ import (
 
 	"github.com/steward-ops/steward/activities"
 	"github.com/steward-ops/steward/internal/notify"
+	"github.com/steward-ops/steward/internal/plan"
 )
 
 // sendTimeout bounds one delivery to one target.
@@ -98,7 +99,7 @@ func (a *Activities) Notify(ctx context.Context, req activities.NotifyRequest) (
 
 func kindOf(t notify.Target) string {
 	if t.Kind == "" {
-		return notify.KindShoutrrr
+		return plan.NotifyShoutrrr
 	}
 	return t.Kind
 }

@@ -26,16 +26,6 @@ import (
 	"github.com/steward-ops/steward/internal/plan"
 )
 
-// Kinds of target.
-const (
-	// KindShoutrrr is a shoutrrr service URL (the default kind).
-	KindShoutrrr = "shoutrrr"
-	// KindHealthchecks is a healthchecks.io-style check URL: a run pings
-	// URL/start when it starts, URL when it succeeds, URL/fail when it
-	// fails.
-	KindHealthchecks = "healthchecks"
-)
-
 // Event is what happened, the data of a message's template.
 type Event struct {
 	Name string    `json:"name"`
@@ -122,7 +112,7 @@ func (s *Sender) Check(t Target) error {
 	if err != nil {
 		return err
 	}
-	if t.Kind == KindHealthchecks {
+	if t.Kind == plan.NotifyHealthchecks {
 		return checkHTTPURL(u, secrets)
 	}
 	if _, err := (&router.ServiceRouter{}).Locate(u); err != nil {
@@ -151,7 +141,7 @@ func (s *Sender) Send(ctx context.Context, t Target, ev Event) error {
 	if err != nil {
 		return err
 	}
-	if t.Kind == KindHealthchecks {
+	if t.Kind == plan.NotifyHealthchecks {
 		err = s.ping(ctx, u, secrets, ev, m)
 	} else {
 		err = sendShoutrrr(ctx, u, m)

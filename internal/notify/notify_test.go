@@ -114,7 +114,7 @@ func TestSendReceiverDown(t *testing.T) {
 	s := &Sender{LookupEnv: lookup}
 	for _, tg := range []Target{
 		{URL: "generic+http://" + addr + "/hook/${HOOK_TOKEN}"},
-		{URL: "http://" + addr + "/ping/${HOOK_TOKEN}", Kind: KindHealthchecks},
+		{URL: "http://" + addr + "/ping/${HOOK_TOKEN}", Kind: plan.NotifyHealthchecks},
 	} {
 		e := ev
 		e.Name = plan.EventRunFailed
@@ -141,7 +141,7 @@ func TestSendHonoursContext(t *testing.T) {
 func TestHealthchecksPings(t *testing.T) {
 	r := newReceiver(t)
 	s := &Sender{LookupEnv: lookup}
-	tg := Target{URL: r.URL + "/ping/${HOOK_TOKEN}", Kind: KindHealthchecks}
+	tg := Target{URL: r.URL + "/ping/${HOOK_TOKEN}", Kind: plan.NotifyHealthchecks}
 	for _, name := range []string{plan.EventRunStarted, plan.EventRunSucceeded, plan.EventRunStarted, plan.EventRunFailed, plan.EventFailed} {
 		e := ev
 		e.Name = name
@@ -169,7 +169,7 @@ func TestCheckRefuses(t *testing.T) {
 		{Target{URL: "nosuchservice://x"}, "nosuchservice"},
 		{Target{URL: "slack://${UNSET_TOKEN}@channel"}, "UNSET_TOKEN is not set"},
 		{Target{URL: "slack:/broken"}, ""},
-		{Target{URL: "ftp://hc.example/x", Kind: KindHealthchecks}, "http(s) URL"},
+		{Target{URL: "ftp://hc.example/x", Kind: plan.NotifyHealthchecks}, "http(s) URL"},
 	} {
 		err := s.Check(c.tg)
 		if !errors.Is(err, ErrTarget) || !strings.Contains(err.Error(), c.want) {
