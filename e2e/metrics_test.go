@@ -246,17 +246,25 @@ plans:
 		t.Errorf("steward health of a ready worker: %v\n%s", err, out)
 	}
 
-	var jsonLines int
-	for _, line := range strings.Split(s.out.String(), "\n") {
-		if !strings.HasPrefix(line, "{") {
-			continue
+	// The failing plan's lines say which plan and run they are about.
+	var jsonLines, runLines int
+	waitFor(t, 30*time.Second, "a JSON log line of a run of plan late", func() bool {
+		jsonLines, runLines = 0, 0
+		for _, line := range strings.Split(s.out.String(), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			var v map[string]any
+			if err := json.Unmarshal([]byte(line), &v); err != nil {
+				t.Fatalf("--log-format json wrote a line that is not JSON: %v\n%s", err, line)
+			}
+			jsonLines++
+			if run, _ := v["run"].(string); v["plan"] == "late" && strings.HasPrefix(run, "steward/plan/late/run/") {
+				runLines++
+			}
 		}
-		var v map[string]any
-		if err := json.Unmarshal([]byte(line), &v); err != nil {
-			t.Errorf("--log-format json wrote a line that is not JSON: %v\n%s", err, line)
-		}
-		jsonLines++
-	}
+		return runLines > 0
+	})
 	if jsonLines == 0 {
 		t.Errorf("--log-format json wrote no JSON log line:\n%s", s.out.String())
 	}

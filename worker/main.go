@@ -187,7 +187,7 @@ func run(ctx context.Context, o options) error {
 	if o.LogJSON {
 		handler = slog.NewJSONHandler(os.Stderr, hopts)
 	}
-	logger := slog.New(handler)
+	logger := slog.New(planHandler{handler})
 
 	// Read the plan file first: a typo should fail before anything starts.
 	var plans *plan.File

@@ -224,6 +224,8 @@ func (a *Activities) Fetch(ctx context.Context, req activities.PreheatFetchReque
 		res.Errors = append(res.Errors, e.Error())
 	}
 	if len(failures) == 0 {
+		activity.GetLogger(ctx).Info("Preheat done", "items", res.Items, "bytes", res.Bytes,
+			"downloaded", res.Downloaded, "cached", res.Cached, "cache", res.CacheDir)
 		return res, nil
 	}
 	return res, failureError(a.Hostname, len(items), failures, res)
