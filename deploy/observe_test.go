@@ -150,3 +150,20 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 }
+
+// TestComposeHealthchecks: the worker is healthy when its /readyz says so,
+// Temporal when its frontend answers the health RPC.
+func TestComposeHealthchecks(t *testing.T) {
+	p := mustLoadCompose(t)
+	w := service(t, p, "steward-worker")
+	if w.HealthCheck == nil || !strings.Contains(strings.Join(w.HealthCheck.Test, " "), "/usr/local/bin/steward health --metrics-addr 127.0.0.1:9464") {
+		t.Errorf("steward-worker healthcheck = %+v, want steward health on its metrics address", w.HealthCheck)
+	}
+	if i := slices.Index(w.Command, "--metrics-addr"); i < 0 || w.Command[i+1] != "0.0.0.0:9464" {
+		t.Errorf("steward-worker command = %v, want --metrics-addr 0.0.0.0:9464 (for Prometheus on the compose network)", w.Command)
+	}
+	tp := service(t, p, "temporal")
+	if tp.HealthCheck == nil || !strings.Contains(strings.Join(tp.HealthCheck.Test, " "), "temporal operator cluster health") {
+		t.Errorf("temporal healthcheck = %+v, want the health RPC", tp.HealthCheck)
+	}
+}

@@ -184,6 +184,16 @@ func TestNotifications(t *testing.T) {
 			t.Errorf("the %s holds the webhook's token", where)
 		}
 	}
+	for _, h := range []*hookReceiver{hook, hc} {
+		h.mu.Lock()
+		for _, r := range h.reqs {
+			_, body, _ := strings.Cut(r, "\n")
+			if strings.Contains(body, hookCanary) || strings.Contains(body, e2ePassword) {
+				t.Errorf("a notification's body holds a secret:\n%s", body)
+			}
+		}
+		h.mu.Unlock()
+	}
 	if !strings.Contains(histories(t, s), "${E2E_HOOK}") {
 		t.Error("the histories do not hold the reference: the canary would prove nothing")
 	}
