@@ -152,7 +152,8 @@ func TestGrafanaDashboard(t *testing.T) {
 }
 
 // TestComposeHealthchecks: the worker is healthy when its /readyz says so,
-// Temporal when its frontend answers the health RPC.
+// Temporal when its frontend answers the health RPC, the UI when its
+// server's /healthz answers.
 func TestComposeHealthchecks(t *testing.T) {
 	p := mustLoadCompose(t)
 	w := service(t, p, "steward-worker")
@@ -161,6 +162,10 @@ func TestComposeHealthchecks(t *testing.T) {
 	}
 	if i := slices.Index(w.Command, "--metrics-addr"); i < 0 || w.Command[i+1] != "0.0.0.0:9464" {
 		t.Errorf("steward-worker command = %v, want --metrics-addr 0.0.0.0:9464 (for Prometheus on the compose network)", w.Command)
+	}
+	ui := service(t, p, "temporal-ui")
+	if ui.HealthCheck == nil || !strings.Contains(strings.Join(ui.HealthCheck.Test, " "), "http://127.0.0.1:8080/healthz") {
+		t.Errorf("temporal-ui healthcheck = %+v, want ui-server's /healthz", ui.HealthCheck)
 	}
 	tp := service(t, p, "temporal")
 	if tp.HealthCheck == nil || !strings.Contains(strings.Join(tp.HealthCheck.Test, " "), "temporal operator cluster health") {
