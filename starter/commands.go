@@ -370,39 +370,27 @@ func notifyCommand() *cli.Command {
 			ArgsUsage: "PLAN",
 			Flags:     []cli.Flag{outputFlag},
 			Action: func(c *cli.Context) error {
-				id, err := planArg(c)
-				if err != nil {
-					return err
+				var failed int
+				err := showPlan(c, func(cl client.Client, id string) (activities.NotifyResult, error) {
+					res, err := control.NotifyTest(ctx(c), cl, id)
+					failed = len(res.Failed)
+					return res, err
+				}, renderNotifyTest)
+				if err == nil && failed > 0 {
+					return cli.Exit(fmt.Sprintf("steward: %d target(s) of plan %s did not get the test message", failed, c.Args().First()), 1)
 				}
-				asJSON, err := jsonOutput(c)
-				if err != nil {
-					return err
-				}
-				cl, _, err := dial(c)
-				if err != nil {
-					return err
-				}
-				defer cl.Close()
-				res, err := control.NotifyTest(ctx(c), cl, id)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					if err := writeJSON(c, res); err != nil {
-						return err
-					}
-				} else {
-					fmt.Fprintf(c.App.Writer, "sent to %d target(s)\n", res.Sent)
-					for _, f := range res.Failed {
-						fmt.Fprintf(c.App.Writer, "failed: %s\n", f)
-					}
-				}
-				if len(res.Failed) > 0 {
-					return cli.Exit(fmt.Sprintf("steward: %d target(s) of plan %s did not get the test message", len(res.Failed), id), 1)
-				}
-				return nil
+				return err
 			},
 		}},
+	}
+}
+
+// renderNotifyTest says how many targets got the test message, and why
+// the others did not.
+func renderNotifyTest(w io.Writer, res activities.NotifyResult, _ time.Time) {
+	fmt.Fprintf(w, "sent to %d target(s)\n", res.Sent)
+	for _, f := range res.Failed {
+		fmt.Fprintf(w, "failed: %s\n", f)
 	}
 }
 

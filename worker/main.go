@@ -238,13 +238,8 @@ func run(ctx context.Context, o options) error {
 	}
 	defer c.Close()
 
-	missing, err := control.MissingSearchAttributes(ctx, c, copts.Namespace)
-	if err != nil {
+	if err := searchAttributes(ctx, c, copts.Namespace); err != nil {
 		return err
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("namespace %s lacks steward's search attributes %s: run `steward setup` once against this server",
-			copts.Namespace, strings.Join(missing, ", "))
 	}
 
 	workers, backups := newWorkers(c, o, tel.fatal)
@@ -281,14 +276,32 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// dialBackoff bounds the wait between attempts to reach Temporal.
-var dialBackoff = struct{ first, max time.Duration }{time.Second, 30 * time.Second}
+// searchAttributes fails, saying what to do, while namespace lacks one of
+// steward's search attributes.
+func searchAttributes(ctx context.Context, c client.Client, namespace string) error {
+	missing, err := control.MissingSearchAttributes(ctx, c, namespace)
+	if err != nil {
+		return err
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("namespace %s lacks steward's search attributes %s: run `steward setup` once against this server",
+			namespace, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// The wait between attempts to reach Temporal: dialFirst, doubling up to
+// dialMax.
+const (
+	dialFirst = time.Second
+	dialMax   = 30 * time.Second
+)
 
 // dial connects to Temporal, trying again (1 s, then up to every 30 s) while
 // nothing answers: a worker started before its server, or while the server
 // restarts, waits for it instead of exiting, not ready meanwhile.
 func dial(ctx context.Context, copts client.Options, health *telemetry.Health, logger *slog.Logger) (client.Client, error) {
-	wait := dialBackoff.first
+	wait := dialFirst
 	for {
 		c, err := control.Dial(ctx, copts)
 		if err == nil {
@@ -304,7 +317,7 @@ func dial(ctx context.Context, copts client.Options, health *telemetry.Health, l
 			return nil, err
 		case <-time.After(wait):
 		}
-		wait = min(2*wait, dialBackoff.max)
+		wait = min(2*wait, dialMax)
 	}
 }
 

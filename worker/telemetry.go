@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -79,14 +78,7 @@ func (t *workerTelemetry) ready(c client.Client, namespace string) {
 			return err
 		}},
 		telemetry.Check{Name: "search attributes", Run: func(ctx context.Context) error {
-			missing, err := control.MissingSearchAttributes(ctx, c, namespace)
-			if err != nil {
-				return err
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("namespace %s lacks %s: run `steward setup`", namespace, strings.Join(missing, ", "))
-			}
-			return nil
+			return searchAttributes(ctx, c, namespace)
 		}},
 	)
 }
